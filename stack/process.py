@@ -1,0 +1,156 @@
+"""Start and stop background services by recorded pid, and wait for them to answer."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from stack.errors import StartError
+
+log = logging.getLogger(__name__)
+
+
+def pid_file(state_dir: Path, name: str) -> Path:
+    return state_dir / "run" / f"{name}.pid"
+
+
+def read_pid(state_dir: Path, name: str) -> int | None:
+    """The pid recorded for ``name`` if that process is still alive, else None."""
+    path = pid_file(state_dir, name)
+    try:
+        pid = int(path.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+    if not _alive(pid):
+        return None
+    # guard against pid reuse: the process must still have the start time we recorded
+    recorded = path.read_text().split()
+    if len(recorded) > 1 and recorded[1] != _start_time(pid):
+        return None
+    return pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not a running service
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def spawn(
+    state_dir: Path,
+    name: str,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user: str | None = None,
+) -> int:
+    """Start ``argv`` detached in its own session, log to logs/<name>.log, record its pid."""
+    log_path = state_dir / "logs" / f"{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    pid_file(state_dir, name).parent.mkdir(parents=True, exist_ok=True)
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    if user is not None:
+        argv = ["runuser", "-u", user, "--", *argv]
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(
+            list(argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            env=full_env,
+            start_new_session=True,
+        )
+    pid_file(state_dir, name).write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
+    log.info("started %s (pid %d), log %s", name, proc.pid, log_path)
+    return proc.pid
+
+
+def stop(state_dir: Path, name: str, *, timeout_s: float = 30.0) -> bool:
+    """Stop the process recorded for ``name`` (TERM, then KILL). True if one was running."""
+    pid = read_pid(state_dir, name)
+    pid_file(state_dir, name).unlink(missing_ok=True)
+    if pid is None:
+        return False
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        log.warning("%s (pid %d) ignored SIGTERM for %.0fs; killing", name, pid, timeout_s)
+        _signal_group(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.1)
+    log.info("stopped %s (pid %d)", name, pid)
+    return True
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # services run in their own session: signal the group so helpers (runuser) go too
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, sig)
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(
+    what: str,
+    ready: Callable[[], bool],
+    *,
+    timeout_s: float,
+    alive: Callable[[], bool] | None = None,
+    log_path: Path | None = None,
+) -> None:
+    """Poll ``ready`` until true; fail fast if ``alive`` says the process died."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if ready():
+                return
+        except Exception:  # noqa: BLE001 - a probe that raises means "not ready yet"
+            pass
+        if alive is not None and not alive():
+            raise StartError(f"{what} exited during start-up; see {log_path}: {_tail(log_path)}")
+        time.sleep(0.5)
+    raise StartError(f"{what} did not answer within {timeout_s:.0f}s; see {log_path}: {_tail(log_path)}")
+
+
+def _tail(path: Path | None, lines: int = 5) -> str:
+    if path is None or not path.exists():
+        return ""
+    text = path.read_text(errors="replace").strip().splitlines()
+    return " | ".join(text[-lines:])
