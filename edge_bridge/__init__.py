@@ -1,0 +1,1 @@
+"""The gRPC edge bridge: authenticate, validate, map and hand readings to Kafka."""

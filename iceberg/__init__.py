@@ -1,0 +1,1 @@
+"""Iceberg tables as code: schemas derived from the canonical Avro, partitioning, catalog access."""

@@ -1,0 +1,56 @@
+"""Access to the JDBC catalog on Postgres that Flink (Java) and pyiceberg share."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
+from pyiceberg.table import Table
+
+from iceberg.tables import ALL, NAMESPACE, TableDef
+
+log = logging.getLogger(__name__)
+
+
+def open_catalog(props: Mapping[str, str]) -> SqlCatalog:
+    """pyiceberg's SqlCatalog over the same tables and catalog name as Flink's JdbcCatalog.
+
+    ``props`` is the ``iceberg_catalog`` block of ``anemos stack status --json``.
+    """
+    return SqlCatalog(
+        props["name"],
+        uri=props["sqlalchemy_uri"],
+        warehouse=props["warehouse"],
+        **{k: v for k, v in props.items() if k.startswith("s3.")},
+    )
+
+
+def ensure_table(catalog: SqlCatalog, table: TableDef) -> Table:
+    """Create ``table`` if it does not exist; an existing table is left as it is."""
+    try:
+        catalog.create_namespace(NAMESPACE)
+    except NamespaceAlreadyExistsError:
+        pass
+    try:
+        return catalog.load_table(table.identifier)
+    except NoSuchTableError:
+        log.info("creating Iceberg table %s", table.identifier)
+        return catalog.create_table(
+            table.identifier,
+            schema=table.schema,
+            partition_spec=table.partition_spec,
+            sort_order=table.sort_order,
+            properties=table.properties,
+        )
+
+
+def ensure_all(catalog: SqlCatalog) -> list[str]:
+    """Create every table of iceberg.tables that is missing; returns their identifiers."""
+    made = []
+    for make in ALL:
+        table = make()
+        ensure_table(catalog, table)
+        made.append(table.identifier)
+    return made

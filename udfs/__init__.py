@@ -1,0 +1,1 @@
+"""The pure domain core: records, identities, validation. No pyflink or pyspark import."""
