@@ -1,0 +1,9 @@
+-- Decoded readings into the raw Iceberg table; committed on each checkpoint (v1 FlinkSink).
+INSERT INTO ${catalog_name}.wind.readings
+SELECT
+  msg_id, turbine_id, sensor_id, sensor_type,
+  TO_TIMESTAMP_LTZ(event_time_ms, 3) AS event_time,
+  `value`, edge_id, batch_id,
+  TO_TIMESTAMP_LTZ(received_at_ms, 3) AS received_at,
+  kafka_partition, kafka_offset
+FROM decoded_readings;

@@ -1,0 +1,22 @@
+-- telemetry.raw as raw bytes plus where each record came from. The value is decoded by
+-- our own operator, not the avro-confluent format: one poison record must become a dead
+-- letter, not a restart loop.
+CREATE TEMPORARY TABLE raw_readings (
+  `record_key` BYTES,
+  `record_value` BYTES,
+  `source_topic` STRING METADATA FROM 'topic' VIRTUAL,
+  `source_partition` INT METADATA FROM 'partition' VIRTUAL,
+  `source_offset` BIGINT METADATA FROM 'offset' VIRTUAL
+) WITH (
+  'connector' = 'kafka',
+  'topic' = '${raw_topic}',
+  'properties.bootstrap.servers' = '${bootstrap_servers}',
+  'properties.group.id' = '${consumer_group}',
+  'properties.isolation.level' = 'read_committed',
+  'scan.startup.mode' = 'group-offsets',
+  'properties.auto.offset.reset' = 'earliest',
+  'key.format' = 'raw',
+  'key.fields' = 'record_key',
+  'value.format' = 'raw',
+  'value.fields-include' = 'EXCEPT_KEY'
+);
