@@ -29,7 +29,10 @@ class Bridge:
         if not settings.plaintext:
             raise NotImplementedError("mTLS is configured by the edge-security work; set plaintext for loopback use")
         self.settings = settings
-        self.producer = ReadingProducer(settings.bootstrap_servers, SchemaRegistryClient({"url": settings.registry_url}))
+        self.producer = ReadingProducer(
+            settings.bootstrap_servers, SchemaRegistryClient({"url": settings.registry_url}),
+            raw_topic=settings.raw_topic, dlq_topic=settings.dlq_topic,
+        )
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="ingest"),
             options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)],

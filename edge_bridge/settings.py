@@ -13,6 +13,8 @@ class BridgeSettings(BaseSettings):
     listen: str
     bootstrap_servers: str
     registry_url: str
+    raw_topic: str = "telemetry.raw"
+    dlq_topic: str = "telemetry.dlq"
     max_batch_readings: int = 10_000
     ack_timeout_s: float = 30.0
     max_workers: int = 16

@@ -21,6 +21,11 @@ class TopicSpec:
 RAW = "telemetry.raw"
 DLQ = "telemetry.dlq"
 
+def specs(raw: str = RAW, dlq: str = DLQ) -> tuple["TopicSpec", ...]:
+    """The topic set, under other names when a test or tenant needs its own."""
+    return tuple(TopicSpec(name, t.partitions, t.config) for name, t in zip((raw, dlq), TOPICS))
+
+
 TOPICS = (
     # keyed by turbine_id: one turbine's readings stay ordered in one partition
     TopicSpec(RAW, 4, {"retention.ms": str(7 * 24 * 3600 * 1000), "min.insync.replicas": "1", "compression.type": "producer"}),

@@ -9,7 +9,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.table import Table
 
-from iceberg.tables import ALL, NAMESPACE, TableDef
+from iceberg.tables import ALL, TableDef
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +27,19 @@ def open_catalog(props: Mapping[str, str]) -> SqlCatalog:
     )
 
 
-def ensure_table(catalog: SqlCatalog, table: TableDef) -> Table:
-    """Create ``table`` if it does not exist; an existing table is left as it is."""
+def ensure_table(catalog: SqlCatalog, table: TableDef, identifier: str | None = None) -> Table:
+    """Create ``table`` (as ``identifier`` if given) unless it exists; an existing one is left as it is."""
+    identifier = identifier or table.identifier
     try:
-        catalog.create_namespace(NAMESPACE)
+        catalog.create_namespace(identifier.split(".")[0])
     except NamespaceAlreadyExistsError:
         pass
     try:
-        return catalog.load_table(table.identifier)
+        return catalog.load_table(identifier)
     except NoSuchTableError:
-        log.info("creating Iceberg table %s", table.identifier)
+        log.info("creating Iceberg table %s", identifier)
         return catalog.create_table(
-            table.identifier,
+            identifier,
             schema=table.schema,
             partition_spec=table.partition_spec,
             sort_order=table.sort_order,

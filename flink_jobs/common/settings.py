@@ -21,6 +21,7 @@ class JobSettings(BaseSettings):
     raw_topic: str = "telemetry.raw"
     dlq_topic: str = "telemetry.dlq"
     consumer_group: str = "anemos-ingest"
+    readings_table: str = "wind.readings"
     catalog: dict[str, str]
     checkpoint_dir: Path
     checkpoint_interval_ms: int = 10_000

@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from flink_jobs.common import checkpoints
@@ -21,11 +22,17 @@ def parse(argv: list[str]) -> JobSettings:
     p.add_argument("--checkpoint-interval-ms", type=int)
     p.add_argument("--parallelism", type=int)
     p.add_argument("--consumer-group")
+    p.add_argument("--raw-topic")
+    p.add_argument("--dlq-topic")
+    p.add_argument("--readings-table", help="namespace.table in the Iceberg catalog")
+    p.add_argument("--checkpoint-dir", type=Path)
+    p.add_argument("--job-name")
     args = p.parse_args(argv)
     stack = StackSettings()
     settings = JobSettings.from_stack(
         stack, checkpoint_interval_ms=args.checkpoint_interval_ms, parallelism=args.parallelism,
-        consumer_group=args.consumer_group,
+        consumer_group=args.consumer_group, raw_topic=args.raw_topic, dlq_topic=args.dlq_topic,
+        readings_table=args.readings_table, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
     )
     if args.restore_from == "latest":
         found = checkpoints.latest(settings.checkpoint_dir)

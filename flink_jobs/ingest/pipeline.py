@@ -18,7 +18,7 @@ def sql_params(settings: JobSettings) -> dict[str, object]:
         "s3_secret_access_key": c["s3.secret-access-key"], "s3_region": c["s3.region"],
         "raw_topic": settings.raw_topic, "dlq_topic": settings.dlq_topic, "bootstrap_servers": settings.bootstrap_servers,
         "consumer_group": settings.consumer_group, "transaction_timeout_ms": settings.kafka_transaction_timeout_ms,
-        "transactional_id_prefix": f"{settings.job_name}-dlq",
+        "transactional_id_prefix": f"{settings.job_name}-dlq", "readings_table": settings.readings_table,
     }
 
 

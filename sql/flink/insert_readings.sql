@@ -1,5 +1,5 @@
 -- Decoded readings into the raw Iceberg table; committed on each checkpoint (v1 FlinkSink).
-INSERT INTO ${catalog_name}.wind.readings
+INSERT INTO ${catalog_name}.${readings_table}
 SELECT
   msg_id, turbine_id, sensor_id, sensor_type,
   TO_TIMESTAMP_LTZ(event_time_ms, 3) AS event_time,

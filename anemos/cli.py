@@ -1,0 +1,164 @@
+"""anemos: one CLI for the local stack, the pipeline, the end-to-end run and the tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stack.settings import PROJECT_ROOT, StackSettings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+stack_app = typer.Typer(help="The embedded local services: Kafka, registry, S3, Postgres, Redis.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+console = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
+
+
+@app.callback()
+def main_options(
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML settings file (its table 'stack')", exists=True, dir_okay=False)] = None,
+    log_level: Annotated[str, typer.Option("--log-level", envvar="ANEMOS_LOG_LEVEL", help="DEBUG, INFO, WARNING")] = "INFO",
+) -> None:
+    """Settings come from flags, then ANEMOS_* environment variables, then the --config file."""
+    if config is not None:
+        os.environ["ANEMOS_CONFIG"] = str(config)
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "py4j", "pyiceberg"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _emit(data: Any, as_json: bool, human: str | Table) -> None:
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        Console().print(human)
+
+
+# -- stack ------------------------------------------------------------------------------
+def _status_table(st: dict[str, Any]) -> Table:
+    t = Table("service", "pid", "answering", "endpoint", title=f"local stack ({st['state_dir']})")
+    for name, svc in st["services"].items():
+        endpoint = svc.get("bootstrap_servers") or svc.get("url") or svc.get("endpoint") or svc.get("dsn")
+        t.add_row(name, str(svc["pid"] or "-"), "yes" if svc["answering"] else "no", str(endpoint))
+    t.add_row("iceberg catalog", "", "", f"{st['iceberg_catalog']['uri']} -> {st['iceberg_catalog']['warehouse']}")
+    t.add_row("edge bridge", "", "", st["edge_bridge"]["address"])
+    return t
+
+
+@stack_app.command("up")
+def stack_up(as_json: JsonOpt = False) -> None:
+    """Install what is missing and start every service on loopback (idempotent)."""
+    from stack import manager
+
+    with console.status("starting the local stack") as status:
+        st = manager.up(StackSettings(), on_step=lambda name: status.update(f"starting {name}"))
+    _emit(st, as_json, _status_table(st))
+
+
+@stack_app.command("down")
+def stack_down(as_json: JsonOpt = False) -> None:
+    """Stop the services this stack started (by recorded pid); data is kept."""
+    from stack import manager
+
+    stopped = manager.down(StackSettings())
+    _emit({"stopped": stopped}, as_json, f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@stack_app.command("status")
+def stack_status(as_json: JsonOpt = False) -> None:
+    """Every endpoint and credential, and whether each service answers."""
+    from stack import manager
+
+    st = manager.status(StackSettings())
+    _emit(st, as_json, _status_table(st))
+
+
+# -- pipeline -----------------------------------------------------------------------------
+@app.command("setup")
+def setup(as_json: JsonOpt = False) -> None:
+    """Create topics, the registry subject (BACKWARD_TRANSITIVE) and Iceberg tables on a running stack."""
+    from anemos import platform
+
+    out = platform.ensure(StackSettings())
+    _emit(out, as_json, f"topics created: {out['topics_created'] or 'none'}; schema id {out['schema_id']}; tables {out['tables']}")
+
+
+@app.command("bridge")
+def bridge(
+    listen: Annotated[Optional[str], typer.Option(help="host:port to serve gRPC on")] = None,
+) -> None:
+    """Serve the edge bridge (gRPC IngestService) until SIGTERM; drains in-flight batches."""
+    from edge_bridge.server import serve
+    from edge_bridge.settings import BridgeSettings
+
+    serve(BridgeSettings.from_stack(StackSettings(), listen=listen))
+
+
+@app.command("ingest", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def ingest(ctx: typer.Context) -> None:
+    """Run the ingest Flink job on the local mini-cluster (flags: python -m flink_jobs.ingest --help)."""
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "flink_jobs.ingest", *ctx.args], cwd=PROJECT_ROOT))
+
+
+@app.command("demo")
+def demo(
+    readings: Annotated[int, typer.Option(min=1, help="readings to send")] = 20_000,
+    turbines: Annotated[int, typer.Option(min=1, help="simulated turbines")] = 8,
+    seed: Annotated[int, typer.Option(help="simulator seed")] = 1,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the rows in Iceberg")] = 300.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """End to end on the local stack: gRPC -> Kafka -> PyFlink -> Iceberg, then sent vs stored."""
+    from anemos import demo as demo_mod
+
+    result = demo_mod.run(StackSettings(), readings, turbines, seed, timeout, quiet=as_json)
+    t = Table("", "readings", title=f"anemos demo ({result.edge_id}, {result.seconds}s)")
+    for label, value in (
+        ("sent through gRPC", result.sent), ("acknowledged by the bridge", result.acknowledged),
+        ("rows in Iceberg wind.readings", result.stored_rows), ("distinct msg_id in Iceberg", result.stored_distinct),
+        ("acknowledged but missing", result.missing), ("stored but never sent", result.unexpected),
+    ):
+        t.add_row(label, str(value))
+    verdict = "[green]sent == stored, exactly once[/green]" if result.ok else "[red]MISMATCH[/red]"
+    _emit(result.as_dict(), as_json, t)
+    if not as_json:
+        Console().print(verdict)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(ctx: typer.Context) -> None:
+    """Run the whole test suite (every tier; the services are started as needed). Extra args go to pytest."""
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "pytest", *ctx.args], cwd=PROJECT_ROOT))
+
+
+def main() -> None:
+    """Entry point: usage errors and failures print one line and exit non-zero."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except typer.TyperException as err:  # usage errors: bad command, option or value
+        if type(err).__name__ == "NoArgsIsHelpError":
+            sys.exit(0)
+        print(f"anemos: error: {err.format_message()}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as err:  # noqa: BLE001 - the top of the CLI: one line, non-zero
+        logging.getLogger("anemos").debug("failure", exc_info=True)
+        print(f"anemos: error: {type(err).__name__}: {err}", file=sys.stderr)
+        sys.exit(1)

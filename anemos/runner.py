@@ -1,0 +1,112 @@
+"""Run the pipeline's moving parts as real processes: the ingest job, and reading results back."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyiceberg.expressions import EqualTo
+
+from anemos.platform import Names
+from iceberg.catalog import open_catalog
+from stack.manager import catalog_properties
+from stack.settings import PROJECT_ROOT, StackSettings
+
+log = logging.getLogger(__name__)
+
+
+class JobFailedError(RuntimeError):
+    """The ingest job process exited or never reported its job id."""
+
+
+@dataclass
+class IngestJob:
+    """``python -m flink_jobs.ingest`` in its own process group (client, JVM and Python workers)."""
+
+    stack: StackSettings
+    names: Names
+    checkpoint_dir: Path
+    consumer_group: str
+    job_name: str = "anemos-ingest"
+    checkpoint_interval_ms: int = 5_000
+    log_path: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, restore_latest: bool = False) -> "IngestJob":
+        self.log_path = self.log_path or self.stack.path("logs", f"{self.job_name}.log")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv = [
+            sys.executable, "-m", "flink_jobs.ingest", "--raw-topic", self.names.raw_topic, "--dlq-topic",
+            self.names.dlq_topic, "--readings-table", self.names.readings_table, "--checkpoint-dir",
+            str(self.checkpoint_dir), "--consumer-group", self.consumer_group, "--job-name", self.job_name,
+            "--checkpoint-interval-ms", str(self.checkpoint_interval_ms),
+        ]
+        if restore_latest:
+            argv += ["--restore-from", "latest"]
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True)
+        log.info("ingest job process %d started (log %s)", self.proc.pid, self.log_path)
+        return self
+
+    def wait_submitted(self, timeout_s: float = 240.0) -> str:
+        """Block until the job reports its Flink job id."""
+        assert self.proc is not None and self.log_path is not None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(self._log_offset)
+                for line in fh.read().decode(errors="replace").splitlines():
+                    if line.startswith("JOB_ID "):
+                        return line.split()[1]
+            if self.proc.poll() is not None:
+                raise JobFailedError(f"ingest job exited with {self.proc.returncode}; see {self.log_path}")
+            time.sleep(1)
+        raise JobFailedError(f"ingest job did not start within {timeout_s:.0f}s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no cancel, no final checkpoint, no clean shutdown."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """SIGTERM: the job is cancelled (checkpoints retained) and the process exits."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def stored_ids(stack: StackSettings, table: str, edge_id: str | None = None) -> list[str]:
+    """msg_id of every row of ``table`` (optionally one edge's), duplicates included."""
+    catalog = open_catalog(catalog_properties(stack))
+    tbl = catalog.load_table(table)
+    scan = tbl.scan(row_filter=EqualTo("edge_id", edge_id) if edge_id else None, selected_fields=("msg_id",))
+    return scan.to_arrow().column("msg_id").to_pylist()
+
+
+def wait_for_rows(
+    stack: StackSettings, table: str, expected: int, edge_id: str | None = None, timeout_s: float = 180.0,
+    settle_s: float = 0.0,
+) -> list[str]:
+    """Poll until ``expected`` rows are stored (then ``settle_s`` more, to catch late duplicates)."""
+    deadline = time.monotonic() + timeout_s
+    ids = stored_ids(stack, table, edge_id)
+    while len(ids) < expected and time.monotonic() < deadline:
+        time.sleep(2)
+        ids = stored_ids(stack, table, edge_id)
+    if settle_s:
+        time.sleep(settle_s)
+        ids = stored_ids(stack, table, edge_id)
+    return ids
