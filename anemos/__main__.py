@@ -1,0 +1,3 @@
+from anemos.cli import main
+
+main()

@@ -1,0 +1,36 @@
+"""Read a whole topic back (read_committed), for assertions."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from confluent_kafka import Consumer, Message
+
+
+def read_all(bootstrap: str, topic: str, expected: int | None = None, timeout_s: float = 30.0) -> list[Message]:
+    """Every committed record of ``topic``; stops at ``expected`` records, or after a quiet spell."""
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}", "auto.offset.reset": "earliest",
+        "enable.auto.commit": False, "isolation.level": "read_committed",
+    })
+    consumer.subscribe([topic])
+    out: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    quiet_since = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                if expected is None and out and time.monotonic() - quiet_since > 3:
+                    break
+                continue
+            if msg.error():
+                continue
+            out.append(msg)
+            quiet_since = time.monotonic()
+            if expected is not None and len(out) >= expected:
+                break
+    finally:
+        consumer.close()
+    return out

@@ -1,0 +1,29 @@
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+
+def test_udfs_import_neither_pyflink_nor_pyspark() -> None:
+    code = (
+        "import sys, udfs.identity, udfs.records, udfs.validation, udfs.wire, udfs.channels;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('pyflink', 'pyspark')];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_bad_command_line_is_one_line_and_non_zero() -> None:
+    result = subprocess.run([sys.executable, "-m", "anemos", "stack", "bogus"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["anemos: error: No such command 'bogus'."]
+
+
+def test_every_command_has_help() -> None:
+    for argv in (["--help"], ["stack", "--help"], ["stack", "up", "--help"], ["stack", "status", "--help"],
+                 ["stack", "down", "--help"], ["demo", "--help"], ["setup", "--help"], ["bridge", "--help"], ["test", "--help"]):
+        result = subprocess.run([sys.executable, "-m", "anemos", *argv], capture_output=True, text=True)
+        assert result.returncode == 0 and "Usage" in result.stdout, argv

@@ -1,0 +1,92 @@
+import io
+import json
+import struct
+
+import fastavro
+import pytest
+
+import schemas
+from udfs.identity import msg_id
+from udfs.records import Reading, Rejection
+from udfs.wire import ReadingDecoder
+
+pytestmark = pytest.mark.unit
+
+SCHEMA = schemas.load("sensor_reading")
+
+
+class NotFound(Exception):
+    http_status_code = 404
+
+
+def fetch(schema_id: int) -> str:
+    if schema_id == 1:
+        return json.dumps(SCHEMA)
+    raise NotFound(schema_id)
+
+
+def is_unknown(err: Exception) -> bool:
+    return isinstance(err, NotFound)
+
+
+def frame(record: dict[str, object], schema_id: int = 1) -> bytes:
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(SCHEMA), record)
+    return struct.pack(">bI", 0, schema_id) + buf.getvalue()
+
+
+def record(**overrides: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "turbine_id": "T1", "sensor_id": "WTUR.W.1", "sensor_type": "WTUR.W", "event_time": 1_700_000_000_000,
+        "value": 1234.5, "edge_id": "edge-1", "batch_id": "b1", "received_at": 1_700_000_000_100,
+    }
+    base.update(overrides)
+    base.setdefault("msg_id", msg_id(str(base["turbine_id"]), str(base["sensor_id"]), int(base["event_time"])))  # type: ignore[arg-type]
+    return base
+
+
+def decode(raw: bytes | None) -> Reading | Rejection:
+    return ReadingDecoder(SCHEMA, fetch).decode(raw, is_unknown)
+
+
+def test_round_trip() -> None:
+    out = decode(frame(record()))
+    assert isinstance(out, Reading)
+    assert out.event_time == 1_700_000_000_000 and out.received_at == 1_700_000_000_100 and out.value == 1234.5
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (None, "EMPTY_VALUE"),
+        (b"", "EMPTY_VALUE"),
+        (b"\x00\x00", "TRUNCATED"),
+        (b"\x01\x00\x00\x00\x01abc", "BAD_MAGIC_BYTE"),
+        (struct.pack(">bI", 0, 99) + b"abc", "UNKNOWN_SCHEMA_ID"),
+        (frame(record())[:-4], "UNDECODABLE_AVRO"),
+        (frame(record()) + b"\x00\x01", "TRAILING_BYTES"),
+        (frame(record(msg_id="0" * 32)), "MSG_ID_MISMATCH"),
+        (frame(record(turbine_id="T1'; DROP TABLE x;--")), "BAD_TURBINE_ID"),
+        (frame(record(sensor_type="nope")), "UNKNOWN_SENSOR_TYPE"),
+    ],
+)
+def test_bad_bytes_become_rejections(raw: bytes | None, reason: str) -> None:
+    out = decode(raw)
+    assert isinstance(out, Rejection) and out.reason_code == reason
+
+
+def test_registry_outage_raises_instead_of_dead_lettering() -> None:
+    def down(_id: int) -> str:
+        raise ConnectionError("registry unreachable")
+
+    with pytest.raises(ConnectionError):
+        ReadingDecoder(SCHEMA, down).decode(frame(record()), is_unknown)
+
+
+def test_random_bytes_never_raise() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(500):
+        raw = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 60)))
+        assert isinstance(decode(raw), (Reading, Rejection))
