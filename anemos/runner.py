@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyiceberg.expressions import EqualTo
+from pyiceberg.expressions import AlwaysTrue, EqualTo
 
 from anemos.platform import Names
 from iceberg.catalog import open_catalog
@@ -92,7 +92,7 @@ def stored_ids(stack: StackSettings, table: str, edge_id: str | None = None) -> 
     """msg_id of every row of ``table`` (optionally one edge's), duplicates included."""
     catalog = open_catalog(catalog_properties(stack))
     tbl = catalog.load_table(table)
-    scan = tbl.scan(row_filter=EqualTo("edge_id", edge_id) if edge_id else None, selected_fields=("msg_id",))
+    scan = tbl.scan(row_filter=EqualTo("edge_id", edge_id) if edge_id else AlwaysTrue(), selected_fields=("msg_id",))
     return scan.to_arrow().column("msg_id").to_pylist()
 
 
