@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     client = result.get_job_client()
     job_id = client.get_job_id() if client else "?"
     log.info("job %s (%s) submitted; restored from %s", settings.job_name, job_id, settings.restore_from or "nothing")
-    print(f"JOB_ID {job_id}", flush=True)
+    # printed, not logged: Beam's logging set-up in PyFlink can swallow INFO records
+    print(f"JOB_ID {job_id} restored_from={settings.restore_from or '-'}", flush=True)
 
     def cancel(signum: int, _frame: Any) -> None:
         log.info("signal %d: cancelling job %s (checkpoints are retained)", signum, job_id)
