@@ -6,8 +6,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from stack import install
 from stack.services import ALL, Service
-from stack.settings import StackSettings
+from stack.settings import PROJECT_ROOT, StackSettings
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,12 @@ def services(settings: StackSettings) -> list[Service]:
 def up(settings: StackSettings, on_step: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Install what is missing and start every service not already running. Idempotent."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    if on_step:
+        on_step("flink jars")
+    install.maven_fetch(
+        PROJECT_ROOT / "flink_jobs" / "pom.xml", "anemos.jars.dir", settings.path("jars", "flink"),
+        "iceberg-flink-runtime-2.0-1.11.0.jar",
+    )
     for svc in services(settings):
         if on_step:
             on_step(svc.name)

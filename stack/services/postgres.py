@@ -7,6 +7,7 @@ Debian package creates, with the data folder owned by that user.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -32,11 +33,26 @@ def _bindir() -> Path:
     return Path(found[-1]).parent
 
 
+def _reachable(user: str, path: Path) -> bool:
+    return subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(path)], capture_output=True).returncode == 0
+
+
 class Postgres(Service):
     name = "postgres"
 
     def _user(self) -> str | None:
         return "postgres" if os.geteuid() == 0 else None
+
+    @property
+    def data_dir(self) -> Path:  # type: ignore[override]
+        """In the state folder, unless the postgres user cannot reach it (a clone under /root,
+        say): then under /var/lib/anemos, keyed by the state folder, still ours alone."""
+        own = self.s.path("data", self.name)
+        user = self._user()
+        if user is None or _reachable(user, self.s.state_dir):
+            return own
+        key = hashlib.sha256(str(self.s.state_dir.resolve()).encode()).hexdigest()[:12]
+        return Path("/var/lib/anemos") / key / self.name
 
     def install(self) -> None:
         if not glob.glob("/usr/lib/postgresql/*/bin/postgres"):
@@ -51,7 +67,7 @@ class Postgres(Service):
         if user:
             pw = pwd.getpwnam(user)
             os.chown(data, pw.pw_uid, pw.pw_gid)
-        pwfile = self.s.path("run", "pg.pw")
+        pwfile = data.parent / "pg.pw"
         pwfile.parent.mkdir(parents=True, exist_ok=True)
         pwfile.write_text(self.s.postgres_password.get_secret_value() + "\n")
         if user:
@@ -70,7 +86,7 @@ class Postgres(Service):
 
     def start(self) -> None:
         self._initdb()
-        sock_dir = self.s.path("run", "pgsocket")
+        sock_dir = self.data_dir.parent / f"{self.name}-socket"
         sock_dir.mkdir(parents=True, exist_ok=True)
         user = self._user()
         if user:

@@ -32,11 +32,8 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory, stack: StackSettings):  # type: ignore[no-untyped-def]
+    # pytest's temp root is private (0700): this also covers Postgres's fallback data folder
     state = tmp_path_factory.mktemp("stack")
-    os.chmod(state, 0o755)  # postgres runs as its own user and must reach its data folder
-    for parent in state.parents:
-        if str(parent).startswith("/tmp"):
-            os.chmod(parent, os.stat(parent).st_mode | 0o055)
     # reuse the jars the main stack resolved, so this test does not fetch them again
     (state / "jvm").symlink_to(stack.path("jvm"))
     offset = 200
@@ -47,6 +44,13 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory, stack: StackSettings):  
     )
     yield settings
     manager.down(settings)
+    import shutil
+
+    from stack.services.postgres import Postgres
+
+    pg_data = Postgres(settings).data_dir
+    if str(pg_data).startswith("/var/lib/anemos/"):  # the fallback folder outlives tmp: remove it
+        shutil.rmtree(pg_data.parent, ignore_errors=True)
 
 
 def pids(st: dict) -> dict[str, int]:  # type: ignore[type-arg]
