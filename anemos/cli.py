@@ -99,12 +99,42 @@ def setup(as_json: JsonOpt = False) -> None:
 @app.command("bridge")
 def bridge(
     listen: Annotated[Optional[str], typer.Option(help="host:port to serve gRPC on")] = None,
+    plaintext: Annotated[bool, typer.Option("--plaintext", help="no TLS, no gateway identity: loopback development only")] = False,
+    metrics_port: Annotated[Optional[int], typer.Option(help="serve Prometheus /metrics on 127.0.0.1:PORT")] = None,
 ) -> None:
-    """Serve the edge bridge (gRPC IngestService) until SIGTERM; drains in-flight batches."""
+    """Serve the edge bridge (gRPC IngestService, mTLS) until SIGTERM; drains in-flight batches."""
     from edge_bridge.server import serve
     from edge_bridge.settings import BridgeSettings
 
-    serve(BridgeSettings.from_stack(StackSettings(), listen=listen))
+    serve(BridgeSettings.from_stack(StackSettings(), listen=listen, plaintext=plaintext or None, metrics_port=metrics_port))
+
+
+certs_app = typer.Typer(help="The development PKI: a local CA, the bridge certificate, edge certificates.", no_args_is_help=True)
+app.add_typer(certs_app, name="certs")
+
+
+@certs_app.command("init")
+def certs_init(as_json: JsonOpt = False) -> None:
+    """Create the local CA and the bridge's server certificate (once) in <state>/certs."""
+    from edge_bridge.certs import ensure_dev_pki
+
+    pki = ensure_dev_pki(StackSettings().path("certs"))
+    out = {"ca": str(pki.ca.cert), "server_cert": str(pki.server.cert), "server_key": str(pki.server.key)}
+    _emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+
+
+@certs_app.command("edge")
+def certs_edge(edge_id: Annotated[str, typer.Argument(help="gateway id; becomes the certificate's Common Name")], as_json: JsonOpt = False) -> None:
+    """Issue (once) the client certificate of edge gateway EDGE_ID."""
+    from edge_bridge.certs import ensure_dev_pki
+    from udfs.validation import ID_PATTERN
+
+    if ID_PATTERN.fullmatch(edge_id) is None:
+        raise typer.BadParameter(f"{edge_id!r} does not match {ID_PATTERN.pattern}")
+    pki = ensure_dev_pki(StackSettings().path("certs"))
+    issued = pki.edge(edge_id)
+    out = {"edge_id": edge_id, "cert": str(issued.cert), "key": str(issued.key), "ca": str(pki.ca.cert)}
+    _emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 
 @app.command("ingest", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -11,7 +11,8 @@ from rich.progress import Progress
 
 from anemos import platform
 from anemos.runner import IngestJob, wait_for_rows
-from edge_bridge import simulator
+from edge_bridge import registry, simulator
+from edge_bridge.certs import channel_credentials, ensure_dev_pki
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from flink_jobs.common import checkpoints
@@ -45,18 +46,21 @@ def run(stack: StackSettings, readings: int, turbines: int, seed: int, timeout_s
     started = time.monotonic()
     manager.up(stack)
     platform.ensure(stack)
+    edge_id = f"demo-{int(time.time())}"
+    registry.register(stack.postgres_dsn, *simulator.small_fleet(seed, turbines, edge_id))
+    pki = ensure_dev_pki(stack.path("certs"))
+    credentials = channel_credentials(pki.ca.cert, pki.edge(edge_id))
     bridge = Bridge(BridgeSettings.from_stack(stack)).start()
     ckpt_dir = stack.path("checkpoints", "ingest")
     job = IngestJob(stack, platform.Names(), ckpt_dir, consumer_group="anemos-ingest")
     job.start(restore_latest=checkpoints.latest(ckpt_dir) is not None)
-    edge_id = f"demo-{int(time.time())}"
     try:
         job.wait_submitted()
         with Progress(disable=quiet, transient=True) as progress:
             task = progress.add_task(f"sending {readings} readings via gRPC", total=readings)
             report = simulator.send(
                 stack.bridge_address, readings, turbines=turbines, seed=seed, edge_id=edge_id,
-                on_batch=lambda k: progress.advance(task, k),
+                on_batch=lambda k: progress.advance(task, k), credentials=credentials,
             )
         ids = wait_for_rows(stack, "wind.readings", report.accepted, edge_id=edge_id, timeout_s=timeout_s, settle_s=6)
     finally:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from anemos.migrations import migrate
 from edge_bridge import topics
 from edge_bridge.schema import ensure_subject
 from iceberg import tables
@@ -24,8 +25,9 @@ class Names:
 
 
 def ensure(stack: StackSettings, names: Names = Names()) -> dict[str, object]:
+    migrations = migrate(stack.postgres_dsn)
     created_topics = topics.ensure_topics(stack.kafka_bootstrap, topics.specs(names.raw_topic, names.dlq_topic))
     schema_id = ensure_subject(SchemaRegistryClient({"url": stack.registry_url}), names.raw_topic)
     catalog = open_catalog(catalog_properties(stack))
     ensure_table(catalog, tables.readings(), names.readings_table)
-    return {"topics_created": created_topics, "schema_id": schema_id, "tables": [names.readings_table]}
+    return {"migrations_applied": migrations, "topics_created": created_topics, "schema_id": schema_id, "tables": [names.readings_table]}

@@ -33,8 +33,6 @@ def check_shape(batch: pb.TelemetryBatch, max_readings: int) -> None:
         raise BatchShapeError(f"edge_id {batch.edge_id!r:.80} does not match {ID_PATTERN.pattern}")
     if not batch.readings:
         raise BatchShapeError("batch has no readings")
-    if len(batch.readings) > max_readings:
-        raise BatchShapeError(f"batch has {len(batch.readings)} readings, more than {max_readings}")
 
 
 def map_batch(batch: pb.TelemetryBatch, now_ms: int, limits: Limits) -> Mapped:

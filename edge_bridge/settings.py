@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stack.settings import StackSettings
@@ -16,15 +19,38 @@ class BridgeSettings(BaseSettings):
     raw_topic: str = "telemetry.raw"
     dlq_topic: str = "telemetry.dlq"
     max_batch_readings: int = 10_000
+    max_message_bytes: int = 8 * 1024 * 1024
+    rate_limit_readings_per_s: float = 500_000.0
+    rate_limit_burst: float = 1_000_000.0
     ack_timeout_s: float = 30.0
-    max_workers: int = 16
-    # plaintext is for loopback development only; mTLS arrives with the security issue
-    plaintext: bool = True
+    max_workers: int = 32
+    # mTLS by default; plaintext means no gateway identity, hence no per-turbine
+    # authorization: for loopback development only, and only when asked for
+    plaintext: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    # turbine registry used to authorize gateways (Postgres DSN)
+    registry_dsn: str | None = None
+    metrics_port: int | None = None
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> "BridgeSettings":
+        if not self.plaintext and not (self.tls_cert and self.tls_key and self.tls_client_ca and self.registry_dsn):
+            raise ValueError("mTLS needs tls_cert, tls_key, tls_client_ca and registry_dsn (or set plaintext for local use)")
+        return self
 
     @classmethod
     def from_stack(cls, stack: StackSettings, **overrides: object) -> "BridgeSettings":
+        """Local settings: the stack's services and the development PKI in <state>/certs."""
+        from edge_bridge.certs import ensure_dev_pki
+
         base: dict[str, object] = {
             "listen": stack.bridge_address, "bootstrap_servers": stack.kafka_bootstrap, "registry_url": stack.registry_url,
+            "registry_dsn": stack.postgres_dsn,
         }
+        if not overrides.get("plaintext"):
+            pki = ensure_dev_pki(stack.path("certs"))
+            base.update(tls_cert=pki.server.cert, tls_key=pki.server.key, tls_client_ca=pki.ca.cert)
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)  # type: ignore[arg-type]

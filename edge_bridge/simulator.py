@@ -12,6 +12,7 @@ import grpc
 
 from edge_bridge.proto import ingest_pb2 as pb
 from edge_bridge.proto import ingest_pb2_grpc as pb_grpc
+from edge_bridge.registry import Site, Turbine
 from udfs.channels import CHANNELS
 from udfs.identity import msg_id
 
@@ -24,13 +25,25 @@ class SendReport:
     accepted_ids: set[str] = field(default_factory=set)
 
 
+def turbine_id(seed: int, index: int) -> str:
+    return f"T{seed:03d}-{index:04d}"
+
+
+def small_fleet(seed: int, turbines: int, edge_id: str) -> tuple[list[Site], list[Turbine]]:
+    """The registry entries for the turbines ``readings`` sends for: one site, one gateway."""
+    site = Site(f"S{seed:03d}", f"Demo farm {seed}", "north-sea", 54.0, 7.0)
+    return [site], [
+        Turbine(turbine_id(seed, i), site.site_id, "AN-3.6-130", 54.0 + i * 0.001, 7.0, edge_id) for i in range(turbines)
+    ]
+
+
 def readings(n: int, turbines: int, seed: int, start_ms: int | None = None) -> Iterator[pb.SensorReading]:
     """``n`` distinct readings, round-robin over turbines and channels, one second apart per turbine."""
     rng = random.Random(seed)
     start = start_ms if start_ms is not None else int(time.time() * 1000) - n // max(turbines, 1) * 1000 - 60_000
     channels = list(CHANNELS.values())
     for i in range(n):
-        turbine = f"T{seed:03d}-{i % turbines:04d}"
+        turbine = turbine_id(seed, i % turbines)
         ch = channels[(i // turbines) % len(channels)]
         step = i // (turbines * len(channels))
         value = rng.uniform(ch.low, ch.high)
@@ -41,10 +54,15 @@ def readings(n: int, turbines: int, seed: int, start_ms: int | None = None) -> I
 def send(
     target: str, n: int, turbines: int = 5, batch_size: int = 1000, seed: int = 1, edge_id: str = "edge-sim",
     on_batch: Callable[[int], None] | None = None, timeout_s: float = 60.0,
+    credentials: grpc.ChannelCredentials | None = None,
 ) -> SendReport:
-    """Send ``n`` readings in batches with the unary RPC; returns what the bridge acknowledged."""
+    """Send ``n`` readings in batches with the unary RPC; returns what the bridge acknowledged.
+
+    ``credentials`` (mTLS) are required by a bridge that is not in plaintext mode.
+    """
     report = SendReport()
-    with grpc.insecure_channel(target) as channel:
+    channel_ctx = grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+    with channel_ctx as channel:
         stub = pb_grpc.IngestServiceStub(channel)
         batch: list[pb.SensorReading] = []
 

@@ -21,7 +21,7 @@ FIRST, SECOND = 6_000, 24_000
 
 
 def test_sigkill_mid_stream_then_restore_from_latest_checkpoint(stack: StackSettings, names: Names, tmp_path: Path) -> None:
-    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", raw_topic=names.raw_topic, dlq_topic=names.dlq_topic)).start()
+    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic, dlq_topic=names.dlq_topic)).start()
     target = f"127.0.0.1:{bridge.port}"
     job = new_job(stack, names, tmp_path, interval_ms=2_000).start()
     try:

@@ -23,7 +23,7 @@ N = 10_000
 
 
 def test_readings_sent_through_grpc_land_in_iceberg_exactly_once(stack: StackSettings, names: Names, tmp_path: Path) -> None:
-    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", raw_topic=names.raw_topic, dlq_topic=names.dlq_topic)).start()
+    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic, dlq_topic=names.dlq_topic)).start()
     job = new_job(stack, names, tmp_path).start()
     try:
         job.wait_submitted()

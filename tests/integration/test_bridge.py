@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def bridge(stack: StackSettings, names: Names):  # type: ignore[no-untyped-def]
-    b = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", raw_topic=names.raw_topic, dlq_topic=names.dlq_topic)).start()
+    b = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic, dlq_topic=names.dlq_topic)).start()
     yield b
     b.stop()
 
