@@ -169,6 +169,141 @@ def demo(
     raise typer.Exit(0 if result.ok else 1)
 
 
+def _bridge_if_needed(stack: StackSettings):  # type: ignore[no-untyped-def]
+    """The bridge at the stack's address if one answers there, else one started in this process."""
+    from edge_bridge.server import Bridge
+    from edge_bridge.settings import BridgeSettings
+    from stack.process import port_open
+
+    host, port = stack.bridge_address.rsplit(":", 1)
+    if port_open(host, int(port)):
+        logging.getLogger("anemos").info("using the edge bridge already serving on %s", stack.bridge_address)
+        return None
+    return Bridge(BridgeSettings.from_stack(stack)).start()
+
+
+@app.command("simulate")
+def simulate(
+    turbines: Annotated[int, typer.Option(min=1, help="turbines in the fleet")] = 1000,
+    farms: Annotated[int, typer.Option(min=1, help="wind farms (one edge gateway each), spread over 5 regions")] = 8,
+    readings: Annotated[Optional[int], typer.Option(min=1, help="send this many readings, then exit (simulated time ending now)")] = None,
+    duration: Annotated[Optional[float], typer.Option(help="continuous mode: run this many seconds (default: until Ctrl-C)")] = None,
+    interval: Annotated[float, typer.Option(min=0.01, help="seconds between two readings of one channel")] = 1.0,
+    seed: Annotated[int, typer.Option(help="same seed, same fleet, faults and readings")] = 1,
+    fault_share: Annotated[float, typer.Option(min=0.0, max=1.0, help="share of turbines given one injected fault")] = 0.05,
+    labels_out: Annotated[Optional[Path], typer.Option(help="write the injected fault labels (JSON) here")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a simulated fleet: registry in Postgres, one edge agent per farm, mTLS to the bridge."""
+    from rich.progress import Progress
+
+    from anemos import platform
+    from edge_bridge.simulator import run_fleet
+    from stack import manager
+
+    stack = StackSettings()
+    manager.up(stack)
+    platform.ensure(stack)
+    bridge = _bridge_if_needed(stack)
+    try:
+        with Progress(disable=as_json, transient=True) as progress:
+            task = progress.add_task("generating readings", total=readings)
+            report = run_fleet(stack, turbines=turbines, farms=farms, seed=seed, readings=readings, duration_s=duration,
+                               step_s=interval, fault_share=fault_share, labels_out=labels_out,
+                               on_progress=lambda n: progress.advance(task, n))
+    finally:
+        if bridge is not None:
+            bridge.stop()
+    from dataclasses import asdict
+
+    t = Table("", "count", title=f"fleet of {report.turbines} turbines, {report.gateways} gateways ({report.seconds}s)")
+    t.add_row("readings generated", str(report.generated))
+    t.add_row("accepted into telemetry.raw", str(report.accepted))
+    t.add_row("rejected to telemetry.dlq", str(report.rejected))
+    for reason, n in sorted(report.rejected_by_reason.items()):
+        t.add_row(f"  {reason}", str(n))
+    t.add_row("batches refused for good (quarantined at the edge)", str(report.quarantined_batches))
+    t.add_row("faults injected", ", ".join(f"{k} {v}" for k, v in sorted(report.faults.items())) or "none")
+    _emit(asdict(report), as_json, t)
+
+
+@app.command("replay")
+def replay(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="SCADA export (CSV)")],
+    fmt: Annotated[str, typer.Option("--format", help="long (turbine,time,channel,value) or wide (a column per channel)")] = "long",
+    site: Annotated[str, typer.Option(help="register the file's turbines under this site and its gateway")] = "REPLAY-01",
+    assume_utc: Annotated[bool, typer.Option("--assume-utc", help="read times without an offset as UTC")] = False,
+    shift_to_now: Annotated[bool, typer.Option("--shift-to-now", help="move all times so the newest is now (keeps spacing)")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay a historical SCADA file through an edge agent and the bridge."""
+    import time as time_mod
+
+    from anemos import platform
+    from edge_bridge import registry
+    from edge_bridge.agent import EdgeAgent
+    from edge_bridge.certs import channel_credentials, ensure_dev_pki
+    from edge_bridge.replay import ReplayReport, read
+    from stack import manager
+
+    if fmt not in ("long", "wide"):
+        raise typer.BadParameter("--format must be long or wide")
+    report = ReplayReport()
+    rows = list(read(path, fmt, assume_utc, report))
+    if shift_to_now and rows:
+        delta = int(time_mod.time() * 1000) - max(r.ts_unix_ms for r in rows)
+        for r in rows:
+            r.ts_unix_ms += delta
+    stack = StackSettings()
+    manager.up(stack)
+    platform.ensure(stack)
+    edge = f"edge-{site.lower()}"
+    turbines = sorted({r.turbine_id for r in rows})
+    registry.register(stack.postgres_dsn, [registry.Site(site, f"replayed {path.name}", "replay", 0.0, 0.0)],
+                      [registry.Turbine(t, site, "AN-3.6-130", 0.0, 0.0, edge) for t in turbines])
+    pki = ensure_dev_pki(stack.path("certs"))
+    bridge = _bridge_if_needed(stack)
+    agent = EdgeAgent(stack.bridge_address, edge, stack.path("agents", f"{edge}.db"),
+                      credentials=channel_credentials(pki.ca.cert, pki.edge(edge))).start()
+    try:
+        agent.submit(rows)
+        while not agent.drained():
+            time_mod.sleep(0.2)
+    finally:
+        out = {"file": str(path), "rows": report.rows, "readings": report.readings, "turbines": len(turbines),
+               "accepted": int(agent.metrics.forwarded._value.get()), "rejected_by_reason": agent.rejected_by_reason,  # type: ignore[attr-defined]
+               "skipped_columns": sorted(report.skipped_columns), "skipped_empty_values": report.skipped_values}
+        agent.stop()
+        if bridge is not None:
+            bridge.stop()
+    _emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+
+
+@app.command("agent")
+def agent(
+    edge_id: Annotated[str, typer.Option(help="this gateway's id (its certificate's Common Name)")],
+    buffer: Annotated[Optional[Path], typer.Option(help="SQLite buffer (default <state>/agents/<edge-id>.db)")] = None,
+    target: Annotated[Optional[str], typer.Option(help="bridge host:port")] = None,
+) -> None:
+    """Run an edge agent that forwards its buffer to the bridge until SIGTERM (survives restarts)."""
+    import signal as signal_mod
+    import threading
+
+    from edge_bridge.agent import EdgeAgent
+    from edge_bridge.certs import channel_credentials, ensure_dev_pki
+
+    stack = StackSettings()
+    pki = ensure_dev_pki(stack.path("certs"))
+    runner = EdgeAgent(target or stack.bridge_address, edge_id, buffer or stack.path("agents", f"{edge_id}.db"),
+                       credentials=channel_credentials(pki.ca.cert, pki.edge(edge_id))).start()
+    logging.getLogger("anemos.agent").info("agent %s forwarding %d buffered readings", edge_id, len(runner.buffer))
+    done = threading.Event()
+    for sig in (signal_mod.SIGTERM, signal_mod.SIGINT):
+        signal_mod.signal(sig, lambda *_: done.set())
+    done.wait()
+    runner.stop()
+
+
 @app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def test(ctx: typer.Context) -> None:
     """Run the whole test suite (every tier; the services are started as needed). Extra args go to pytest."""

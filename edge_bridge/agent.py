@@ -56,6 +56,7 @@ class EdgeAgent:
         self.metrics = AgentMetrics()
         self._target, self._credentials = target, credentials
         self._batch_size, self._max_backoff_s, self._rpc_timeout_s = batch_size, max_backoff_s, rpc_timeout_s
+        self.rejected_by_reason: dict[str, int] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -133,3 +134,5 @@ class EdgeAgent:
         self.buffer.acknowledge(batch)
         self.metrics.forwarded.inc(ack.accepted)
         self.metrics.rejected.inc(len(ack.rejected))
+        for rej in ack.rejected:
+            self.rejected_by_reason[rej.reason_code] = self.rejected_by_reason.get(rej.reason_code, 0) + 1

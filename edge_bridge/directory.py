@@ -16,7 +16,7 @@ class EdgeDirectory:
     """edge_id -> registered turbine ids, refreshed periodically and on a miss (rate-limited),
     so turbines registered while the bridge runs are accepted without a restart."""
 
-    def __init__(self, dsn: str, refresh_s: float = 30.0, miss_refresh_s: float = 2.0) -> None:
+    def __init__(self, dsn: str, refresh_s: float = 30.0, miss_refresh_s: float = 0.25) -> None:
         self._dsn = dsn
         self._refresh_s = refresh_s
         self._miss_refresh_s = miss_refresh_s
