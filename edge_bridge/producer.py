@@ -1,17 +1,25 @@
-"""Idempotent Kafka producer for readings: Avro values, turbine_id keys, delivery futures."""
+"""Idempotent Kafka producer for readings: Avro values, turbine_id keys, per-batch delivery.
+
+The value is the Confluent wire format (magic 0, 4-byte schema id, Avro body). The schema
+id is resolved once from the registry (the subject must already hold the canonical schema:
+the bridge never registers), and bodies are written with fastavro directly: per-record
+AvroSerializer calls cost several times more and the bridge's hot path is per reading.
+"""
 
 from __future__ import annotations
 
+import io
 import logging
+import struct
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
 
+import fastavro
 from confluent_kafka import KafkaError, Message, Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.serialization import MessageField, SerializationContext
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from edge_bridge.schema import reading_serializer
+import schemas
+from edge_bridge.schema import subject
 from edge_bridge.topics import DLQ, RAW
 from udfs.records import Reading
 
@@ -32,6 +40,7 @@ def producer_config(bootstrap: str, **overrides: str | int) -> dict[str, str | i
         "max.in.flight.requests.per.connection": 5,
         "linger.ms": 5,
         "batch.num.messages": 10_000,
+        "queue.buffering.max.messages": 1_000_000,
         "compression.type": "lz4",
         # a batch is answered UNAVAILABLE after this, never acknowledged on a guess
         "delivery.timeout.ms": 30_000,
@@ -41,14 +50,62 @@ def producer_config(bootstrap: str, **overrides: str | int) -> dict[str, str | i
     return conf
 
 
+class FramedAvroWriter:
+    """Confluent-framed Avro for one schema whose registry id is known."""
+
+    def __init__(self, schema: dict[str, object], schema_id: int) -> None:
+        self._parsed = fastavro.parse_schema(schema)
+        self._header = struct.pack(">bI", 0, schema_id)
+
+    def __call__(self, record: dict[str, object]) -> bytes:
+        buf = io.BytesIO()
+        buf.write(self._header)
+        fastavro.schemaless_writer(buf, self._parsed, record)
+        return buf.getvalue()
+
+
+def reading_writer(registry: SchemaRegistryClient, topic: str) -> FramedAvroWriter:
+    """The writer for ``topic``'s readings, with the id the registry holds for the canonical schema."""
+    registered = registry.lookup_schema(subject(topic), Schema(schemas.load_text("sensor_reading"), "AVRO"))
+    return FramedAvroWriter(schemas.load("sensor_reading"), registered.schema_id)
+
+
+class Delivery:
+    """Delivery reports of one batch: counts down, remembers the first error, wakes the waiter."""
+
+    __slots__ = ("_remaining", "_lock", "_done", "error")
+
+    def __init__(self, expected: int) -> None:
+        self._remaining = expected
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.error: ProduceError | None = None
+        if expected == 0:
+            self._done.set()
+
+    def __call__(self, err: KafkaError | None, _msg: Message) -> None:
+        with self._lock:
+            if err is not None and self.error is None:
+                self.error = ProduceError(str(err))
+            self._remaining -= 1
+            if self._remaining == 0:
+                self._done.set()
+
+    @property
+    def pending(self) -> int:
+        return self._remaining
+
+    def wait(self, timeout_s: float) -> bool:
+        return self._done.wait(timeout_s)
+
+
 class ReadingProducer:
     """Produces readings and dead letters; a background thread serves delivery reports."""
 
     def __init__(self, bootstrap: str, registry: SchemaRegistryClient, raw_topic: str = RAW, dlq_topic: str = DLQ) -> None:
         self._producer = Producer(producer_config(bootstrap))
-        self._serialize = reading_serializer(registry)
+        self._write = reading_writer(registry, raw_topic)
         self._raw, self._dlq = raw_topic, dlq_topic
-        self._ctx = SerializationContext(raw_topic, MessageField.VALUE)
         self._closing = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="kafka-delivery", daemon=True)
         self._poller.start()
@@ -57,33 +114,24 @@ class ReadingProducer:
         while not self._closing.is_set():
             self._producer.poll(0.05)
 
-    @staticmethod
-    def _deliver(fut: Future[None]):  # type: ignore[no-untyped-def]
-        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                fut.set_exception(ProduceError(str(err)))
-            else:
-                fut.set_result(None)
-
-        return on_delivery
-
-    def _produce(self, topic: str, key: bytes, value: bytes) -> Future[None]:
-        fut: Future[None] = Future()
+    def _produce(self, topic: str, key: bytes, value: bytes, on_delivery: Delivery) -> None:
         while True:
             try:
-                self._producer.produce(topic, key=key, value=value, on_delivery=self._deliver(fut))
-                return fut
+                self._producer.produce(topic, value, key, on_delivery=on_delivery)
+                return
             except BufferError:
                 # local queue full: wait for deliveries to drain it (back-pressure on the caller)
                 self._producer.poll(0.05)
 
-    def send_readings(self, readings: Sequence[Reading]) -> list[Future[None]]:
-        return [
-            self._produce(self._raw, r.turbine_id.encode(), self._serialize(r.to_avro(), self._ctx)) for r in readings
-        ]
-
-    def send_dead_letter(self, key: str, payload: bytes) -> Future[None]:
-        return self._produce(self._dlq, key.encode(), payload)
+    def send(self, readings: Sequence[Reading], dead_letters: Sequence[tuple[str, bytes]]) -> Delivery:
+        """Produce a batch's readings and dead letters; the Delivery tells when Kafka has them all."""
+        delivery = Delivery(len(readings) + len(dead_letters))
+        write, raw = self._write, self._raw
+        for r in readings:
+            self._produce(raw, r.turbine_id.encode(), write(r.to_avro()), delivery)
+        for key, payload in dead_letters:
+            self._produce(self._dlq, key.encode(), payload, delivery)
+        return delivery
 
     def close(self, timeout_s: float = 30.0) -> int:
         """Deliver what is in flight, then stop. Returns the records still undelivered."""

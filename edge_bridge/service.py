@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from concurrent.futures import wait
 
 import grpc
 
@@ -78,15 +77,12 @@ class IngestService(pb_grpc.IngestServiceServicer):
         now_ms = int(time.time() * 1000)
         mapped = mapping.map_batch(batch, now_ms, self._limits)
         started = time.perf_counter()
-        futures = self._producer.send_readings([r for _, r in mapped.accepted])
-        futures += [
-            self._producer.send_dead_letter(batch.edge_id, mapping.dead_letter(batch, rej, raw, now_ms))
-            for _, rej, raw in mapped.rejected
-        ]
-        done, pending = wait(futures, timeout=self._ack_timeout_s)
-        failed = [f.exception() for f in done if f.exception() is not None]
-        if pending or failed:
-            why = f"{len(pending)} not acknowledged in {self._ack_timeout_s:.0f}s" if pending else str(failed[0])
+        delivery = self._producer.send(
+            [r for _, r in mapped.accepted],
+            [(batch.edge_id, mapping.dead_letter(batch, rej, raw, now_ms)) for _, rej, raw in mapped.rejected],
+        )
+        if not delivery.wait(self._ack_timeout_s) or delivery.error is not None:
+            why = str(delivery.error) if delivery.error else f"{delivery.pending} not acknowledged in {self._ack_timeout_s:.0f}s"
             log.warning("batch %s from %s not acknowledged by Kafka: %s", batch.batch_id, batch.edge_id, why)
             self._abort(context, grpc.StatusCode.UNAVAILABLE, f"Kafka did not acknowledge the batch ({why}); retry it")
         self._metrics.produce_latency.observe(time.perf_counter() - started)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -21,7 +21,12 @@ class Reading:
     received_at: int  # ms since epoch, UTC
 
     def to_avro(self) -> dict[str, Any]:
-        return asdict(self)
+        # explicit, not dataclasses.asdict: this runs once per reading on the bridge's hot path
+        return {
+            "msg_id": self.msg_id, "turbine_id": self.turbine_id, "sensor_id": self.sensor_id,
+            "sensor_type": self.sensor_type, "event_time": self.event_time, "value": self.value,
+            "edge_id": self.edge_id, "batch_id": self.batch_id, "received_at": self.received_at,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ def test_bad_command_line_is_one_line_and_non_zero() -> None:
 
 def test_every_command_has_help() -> None:
     for argv in (["--help"], ["stack", "--help"], ["stack", "up", "--help"], ["stack", "status", "--help"],
-                 ["stack", "down", "--help"], ["demo", "--help"], ["setup", "--help"], ["bridge", "--help"], ["test", "--help"]):
+                 ["stack", "down", "--help"], ["demo", "--help"], ["setup", "--help"], ["bridge", "--help"], ["test", "--help"],
+                 ["simulate", "--help"], ["replay", "--help"], ["agent", "--help"], ["certs", "--help"], ["certs", "init", "--help"],
+                 ["certs", "edge", "--help"], ["ingest", "--help"]):
         result = subprocess.run([sys.executable, "-m", "anemos", *argv], capture_output=True, text=True)
         assert result.returncode == 0 and "Usage" in result.stdout, argv
