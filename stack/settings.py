@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class _TomlTable(PydanticBaseSettingsSource):
+class TomlTable(PydanticBaseSettingsSource):
     """Reads one table of the file named by ANEMOS_CONFIG, when that variable is set."""
 
     def __init__(self, settings_cls: type[BaseSettings], table: str) -> None:
@@ -71,7 +71,7 @@ class StackSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlTable(settings_cls, "stack"))
+        return (init_settings, env_settings, TomlTable(settings_cls, "stack"))
 
     # derived locations -------------------------------------------------------------
     def path(self, *parts: str) -> Path:

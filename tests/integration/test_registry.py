@@ -55,6 +55,17 @@ def test_a_compatible_change_is_accepted_and_old_data_stays_readable(stack: Stac
     buf.seek(0)
     assert fastavro.schemaless_reader(buf, v1, v2)["quality"] == "good"
 
+    # and data written with v2 is still read by a consumer that only knows v1
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, v2, {**row, "quality": "suspect"})
+    buf.seek(0)
+    old_view = fastavro.schemaless_reader(buf, v2, v1)
+    assert "quality" not in old_view
+    assert {k: v for k, v in old_view.items() if k not in ("event_time", "received_at")} == {
+        k: v for k, v in row.items() if k not in ("event_time", "received_at")
+    }
+    assert old_view["event_time"].timestamp() * 1000 == row["event_time"]
+
 
 def test_unknown_schema_id_is_a_404(stack: StackSettings) -> None:
     r = httpx.get(f"{stack.registry_url}/schemas/ids/987654321")
