@@ -313,7 +313,9 @@ def test(ctx: typer.Context) -> None:
 def main() -> None:
     """Entry point: usage errors and failures print one line and exit non-zero."""
     try:
-        app(standalone_mode=False)
+        # without standalone mode, Typer returns a command's exit code instead of raising it
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:

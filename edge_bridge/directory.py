@@ -23,6 +23,7 @@ class EdgeDirectory:
         self._map: dict[str, frozenset[str]] = {}
         self._loaded_at = 0.0
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
         self.reload()
 
     def reload(self) -> None:
@@ -37,14 +38,24 @@ class EdgeDirectory:
         log.debug("edge directory loaded: %d gateways, %d turbines", len(fresh), len(rows))
 
     def denied(self, edge_id: str, turbines: Iterable[str]) -> set[str]:
-        """The turbines of ``turbines`` that are not registered to ``edge_id``."""
+        """The turbines of ``turbines`` that are not registered to ``edge_id``.
+
+        A miss is always checked against a copy loaded after it was asked about (waiting
+        at most ``miss_refresh_s``), so a turbine registered a moment ago is never refused;
+        concurrent misses share one reload, so the registry sees a few queries a second at most.
+        """
+        asked_at = time.monotonic()
         wanted = set(turbines)
-        age = time.monotonic() - self._loaded_at
         missing = wanted - self._map.get(edge_id, frozenset())
-        if age > self._refresh_s or (missing and age > self._miss_refresh_s):
-            try:
-                self.reload()
-            except psycopg.Error as err:  # keep serving from the last good copy
-                log.warning("edge directory refresh failed, using the copy from %.0fs ago: %s", age, err)
+        stale = asked_at - self._loaded_at > self._refresh_s
+        if missing or stale:
+            if missing:
+                time.sleep(max(0.0, self._miss_refresh_s - (asked_at - self._loaded_at)))
+            with self._reload_lock:
+                if self._loaded_at < asked_at:
+                    try:
+                        self.reload()
+                    except psycopg.Error as err:  # keep serving from the last good copy
+                        log.warning("edge directory refresh failed, using the last copy: %s", err)
             missing = wanted - self._map.get(edge_id, frozenset())
         return missing

@@ -144,7 +144,7 @@ class FleetReport:
 def run_fleet(
     stack: "StackSettings", *, turbines: int, farms: int, seed: int, readings: int | None, duration_s: float | None,
     step_s: float = 1.0, fault_share: float = 0.05, on_progress: Callable[[int], None] | None = None,
-    labels_out: Path | None = None,
+    labels_out: Path | None = None, agents_dir: Path | None = None,
 ) -> FleetReport:
     """Register a fleet, then generate readings through one edge agent per gateway (mTLS).
 
@@ -174,7 +174,7 @@ def run_fleet(
         labels_out.write_text(json.dumps([{**asdict(x), "kind": x.kind.value} for x in sim.labels], indent=1))
     pki = ensure_dev_pki(stack.path("certs"))
     agents = {
-        edge: EdgeAgent(stack.bridge_address, edge, stack.path("agents", f"{edge}.db"),
+        edge: EdgeAgent(stack.bridge_address, edge, (agents_dir or stack.path("agents")) / f"{edge}.db",
                         credentials=channel_credentials(pki.ca.cert, pki.edge(edge))).start()
         for edge in fleet.gateways()
     }

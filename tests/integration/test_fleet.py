@@ -19,7 +19,7 @@ def test_fleet_readings_are_all_accounted_for(stack: StackSettings, tmp_path: Pa
     bridge = Bridge(BridgeSettings.from_stack(stack)).start()
     try:
         report = run_fleet(stack, turbines=300, farms=5, seed=99, readings=36_000, duration_s=None,
-                           fault_share=0.2, labels_out=tmp_path / "labels.json")
+                           fault_share=0.2, labels_out=tmp_path / "labels.json", agents_dir=tmp_path / "agents")
     finally:
         bridge.stop()
     labels = json.loads((tmp_path / "labels.json").read_text())

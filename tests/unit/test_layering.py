@@ -29,3 +29,10 @@ def test_every_command_has_help() -> None:
                  ["certs", "edge", "--help"], ["ingest", "--help"]):
         result = subprocess.run([sys.executable, "-m", "anemos", *argv], capture_output=True, text=True)
         assert result.returncode == 0 and "Usage" in result.stdout, argv
+
+
+def test_a_failing_command_exits_non_zero() -> None:
+    # `anemos test` must pass pytest's failure on, or CI would land a red suite
+    result = subprocess.run([sys.executable, "-m", "anemos", "test", "tests/unit/test_layering.py", "-k", "no_such_test_xyz", "-q"],
+                            capture_output=True, text=True)
+    assert result.returncode == 5, result.stdout[-500:]
