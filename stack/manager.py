@@ -6,7 +6,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from stack import install
+from stack import install, process
+from stack.errors import StartError
 from stack.services import ALL, Service
 from stack.settings import PROJECT_ROOT, StackSettings
 
@@ -31,6 +32,12 @@ def up(settings: StackSettings, on_step: Callable[[str], None] | None = None) ->
             on_step(svc.name)
         svc.install()
         if svc.pid() is None:
+            taken = [p for p in svc.ports() if process.port_open(settings.host, p)]
+            if taken:
+                raise StartError(
+                    f"{svc.name}: port {', '.join(map(str, taken))} on {settings.host} is in use by a process this stack "
+                    f"did not start (another stack?); stop it or set ANEMOS_STACK_*_PORT"
+                )
             svc.start()
         else:
             log.info("%s already running (pid %d)", svc.name, svc.pid())

@@ -25,6 +25,10 @@ class Service(abc.ABC):
     def log_path(self):  # type: ignore[no-untyped-def]
         return self.s.path("logs", f"{self.name}.log")
 
+    def ports(self) -> list[int]:
+        """The loopback ports this service listens on."""
+        return []
+
     def pid(self) -> int | None:
         return process.read_pid(self.s.state_dir, self.name)
 

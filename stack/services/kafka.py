@@ -35,6 +35,9 @@ class Kafka(Service):
     def lib(self):  # type: ignore[no-untyped-def]
         return self.s.path("jvm", "kafka", "lib")
 
+    def ports(self) -> list[int]:
+        return [self.s.kafka_port, self.s.kafka_controller_port]
+
     def install(self) -> None:
         install.maven_fetch(
             PROJECT_ROOT / "stack" / "jvm" / "kafka" / "pom.xml", "anemos.lib.dir", self.lib, "kafka-server-4.1.2.jar"

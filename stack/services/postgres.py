@@ -54,6 +54,9 @@ class Postgres(Service):
         key = hashlib.sha256(str(self.s.state_dir.resolve()).encode()).hexdigest()[:12]
         return Path("/var/lib/anemos") / key / self.name
 
+    def ports(self) -> list[int]:
+        return [self.s.postgres_port]
+
     def install(self) -> None:
         if not glob.glob("/usr/lib/postgresql/*/bin/postgres"):
             install.apt_install("pg_ctlcluster", "postgresql")

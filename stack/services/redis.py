@@ -14,6 +14,9 @@ from stack.services.base import Service
 class Redis(Service):
     name = "redis"
 
+    def ports(self) -> list[int]:
+        return [self.s.redis_port]
+
     def install(self) -> None:
         install.apt_install("redis-server", "redis-server")
 

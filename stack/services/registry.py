@@ -15,6 +15,9 @@ from stack.settings import PROJECT_ROOT
 class SchemaRegistry(Service):
     name = "registry"
 
+    def ports(self) -> list[int]:
+        return [self.s.registry_port]
+
     def install(self) -> None:
         """Nothing to fetch: it is Python code of this project."""
 

@@ -20,6 +20,9 @@ class S3(Service):
     def lib(self):  # type: ignore[no-untyped-def]
         return self.s.path("jvm", "s3proxy")
 
+    def ports(self) -> list[int]:
+        return [self.s.s3_port]
+
     def install(self) -> None:
         install.maven_fetch(PROJECT_ROOT / "stack" / "jvm" / "s3proxy" / "pom.xml", "anemos.lib.dir", self.lib, "s3proxy.jar")
 

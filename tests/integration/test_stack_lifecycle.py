@@ -104,3 +104,20 @@ def test_down_does_not_touch_processes_it_did_not_start(own_stack: StackSettings
     manager.down(own_stack)
     assert stranger.poll() is None, "down killed a process it had not started"
     stranger.kill()
+
+
+def test_up_refuses_a_port_held_by_a_foreign_process(stack: StackSettings, tmp_path: Path) -> None:
+    import socket
+
+    from stack.errors import StartError
+
+    (tmp_path / "jvm").symlink_to(stack.path("jvm"))
+    (tmp_path / "jars").symlink_to(stack.path("jars"))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        settings = StackSettings(state_dir=tmp_path, postgres_port=port)
+        with pytest.raises(StartError, match=f"port {port}"):
+            manager.up(settings)
+    assert manager.status(settings)["services"]["postgres"]["pid"] is None
