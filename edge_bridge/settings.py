@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from stack.settings import StackSettings, TomlTable
+from stack.settings import StackSettings, file_sources
 
 
 class BridgeSettings(BaseSettings):
@@ -34,17 +34,7 @@ class BridgeSettings(BaseSettings):
     registry_dsn: str | None = None
     metrics_port: int | None = None
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Flags (init), then ANEMOS_BRIDGE_* variables, then table [bridge] of the ANEMOS_CONFIG file."""
-        return (init_settings, env_settings, TomlTable(settings_cls, "bridge"))
+    settings_customise_sources = file_sources("bridge")
 
     @model_validator(mode="after")
     def _tls_complete(self) -> "BridgeSettings":

@@ -35,6 +35,23 @@ class TomlTable(PydanticBaseSettingsSource):
         return self._data
 
 
+def file_sources(table: str) -> classmethod:  # type: ignore[type-arg]
+    """The settings-sources hook shared by every settings class: flags (init), then
+    environment variables, then table ``[table]`` of the ANEMOS_CONFIG file."""
+
+    def customise(
+        cls: type[BaseSettings],
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlTable(settings_cls, table))
+
+    return classmethod(customise)
+
+
 class StackSettings(BaseSettings):
     """Where the local services listen and how to reach them."""
 
@@ -62,16 +79,7 @@ class StackSettings(BaseSettings):
     s3_heap: str = "256m"
     start_timeout_s: float = 180.0
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlTable(settings_cls, "stack"))
+    settings_customise_sources = file_sources("stack")
 
     # derived locations -------------------------------------------------------------
     def path(self, *parts: str) -> Path:
