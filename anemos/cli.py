@@ -271,7 +271,7 @@ def replay(
             time_mod.sleep(0.2)
     finally:
         out = {"file": str(path), "rows": report.rows, "readings": report.readings, "turbines": len(turbines),
-               "accepted": int(agent.metrics.forwarded._value.get()), "rejected_by_reason": agent.rejected_by_reason,  # type: ignore[attr-defined]
+               "accepted": agent.metrics.total("forwarded_readings"), "rejected_by_reason": agent.rejected_by_reason,
                "skipped_columns": sorted(report.skipped_columns), "skipped_empty_values": report.skipped_values}
         agent.stop()
         if bridge is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyiceberg.expressions import AlwaysTrue, EqualTo
+from pyiceberg.table import Table
 
 from anemos.platform import Names
 from iceberg.catalog import open_catalog
@@ -88,12 +89,14 @@ class IngestJob:
             self.proc.wait()
 
 
+def _ids(tbl: Table, edge_id: str | None) -> list[str]:
+    scan = tbl.refresh().scan(row_filter=EqualTo("edge_id", edge_id) if edge_id else AlwaysTrue(), selected_fields=("msg_id",))
+    return scan.to_arrow().column("msg_id").to_pylist()
+
+
 def stored_ids(stack: StackSettings, table: str, edge_id: str | None = None) -> list[str]:
     """msg_id of every row of ``table`` (optionally one edge's), duplicates included."""
-    catalog = open_catalog(catalog_properties(stack))
-    tbl = catalog.load_table(table)
-    scan = tbl.scan(row_filter=EqualTo("edge_id", edge_id) if edge_id else AlwaysTrue(), selected_fields=("msg_id",))
-    return scan.to_arrow().column("msg_id").to_pylist()
+    return _ids(open_catalog(catalog_properties(stack)).load_table(table), edge_id)
 
 
 def wait_for_rows(
@@ -102,11 +105,12 @@ def wait_for_rows(
 ) -> list[str]:
     """Poll until ``expected`` rows are stored (then ``settle_s`` more, to catch late duplicates)."""
     deadline = time.monotonic() + timeout_s
-    ids = stored_ids(stack, table, edge_id)
+    tbl = open_catalog(catalog_properties(stack)).load_table(table)  # once; each poll refreshes metadata
+    ids = _ids(tbl, edge_id)
     while len(ids) < expected and time.monotonic() < deadline:
         time.sleep(2)
-        ids = stored_ids(stack, table, edge_id)
+        ids = _ids(tbl, edge_id)
     if settle_s:
         time.sleep(settle_s)
-        ids = stored_ids(stack, table, edge_id)
+        ids = _ids(tbl, edge_id)
     return ids

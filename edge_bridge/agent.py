@@ -13,7 +13,7 @@ import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_any, wait_exponential_jitter
 
-from edge_bridge.buffer import Batch, Overflow, ReadingBuffer
+from edge_bridge.buffer import Batch, BufferFullError, Overflow, ReadingBuffer
 from edge_bridge.proto import ingest_pb2 as pb
 from edge_bridge.proto import ingest_pb2_grpc as pb_grpc
 
@@ -42,6 +42,10 @@ class AgentMetrics:
         self.buffer_full = Counter("anemos_agent_buffer_full", "times the buffer was full", registry=self.registry)
         self.quarantined = Counter("anemos_agent_quarantined_batches", "batches refused for good", registry=self.registry)
 
+    def total(self, name: str) -> int:
+        """The current total of counter ``anemos_agent_<name>``, read through the registry."""
+        return int(self.registry.get_sample_value(f"anemos_agent_{name}_total") or 0)
+
 
 class EdgeAgent:
     """One gateway's agent. ``submit`` buffers; a background thread forwards until ``stop``."""
@@ -62,8 +66,6 @@ class EdgeAgent:
         self._thread: threading.Thread | None = None
 
     def submit(self, readings: Sequence[pb.SensorReading]) -> None:
-        from edge_bridge.buffer import BufferFullError
-
         try:
             self.buffer.put(readings)
         except BufferFullError:

@@ -1,9 +1,8 @@
-"""The reading schema in the registry: subject, compatibility, serializer."""
+"""The reading schema in the registry: subject and compatibility."""
 
 from __future__ import annotations
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroSerializer
 
 import schemas
 from edge_bridge.topics import RAW
@@ -21,15 +20,3 @@ def ensure_subject(client: SchemaRegistryClient, topic: str = RAW) -> int:
     client.set_compatibility(subject_name=subject(topic), level=COMPATIBILITY)
     return client.register_schema(subject(topic), Schema(schemas.load_text("sensor_reading"), "AVRO"))
 
-
-def reading_serializer(client: SchemaRegistryClient) -> AvroSerializer:
-    """Confluent wire format (magic 0, schema id, Avro body) for SensorReading values.
-
-    auto.register.schemas is off: the schema is registered once, by ``ensure_subject``,
-    so a bridge can never register a drifted schema by accident.
-    """
-    return AvroSerializer(
-        client,
-        schemas.load_text("sensor_reading"),
-        conf={"auto.register.schemas": False, "use.latest.version": False},
-    )

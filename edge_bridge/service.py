@@ -12,7 +12,7 @@ from edge_bridge import mapping
 from edge_bridge.directory import EdgeDirectory
 from edge_bridge.limits import RateLimiter
 from edge_bridge.metrics import BridgeMetrics
-from edge_bridge.producer import ProduceError, ReadingProducer
+from edge_bridge.producer import ReadingProducer
 from edge_bridge.proto import ingest_pb2 as pb
 from edge_bridge.proto import ingest_pb2_grpc as pb_grpc
 from udfs.validation import ID_PATTERN, Limits
@@ -107,4 +107,4 @@ class IngestService(pb_grpc.IngestServiceServicer):
             yield ack
 
 
-__all__ = ["IngestService", "ProduceError", "peer_identity"]
+__all__ = ["IngestService", "peer_identity"]

@@ -205,10 +205,10 @@ def run_fleet(
         pass  # stop generating; what was generated is in the agents' buffers
     finally:
         for agent in agents.values():
-            report.accepted += int(agent.metrics.forwarded._value.get())  # type: ignore[attr-defined]
+            report.accepted += agent.metrics.total("forwarded_readings")
             for reason, n in agent.rejected_by_reason.items():
                 report.rejected_by_reason[reason] = report.rejected_by_reason.get(reason, 0) + n
-            report.quarantined_batches += int(agent.metrics.quarantined._value.get())  # type: ignore[attr-defined]
+            report.quarantined_batches += agent.metrics.total("quarantined_batches")
             agent.stop()
     report.rejected = sum(report.rejected_by_reason.values())
     report.seconds = round(time.monotonic() - started, 1)

@@ -37,21 +37,20 @@ class SchemaDerivationError(ValueError):
     """The Avro schema uses a type this derivation does not map."""
 
 
-def iceberg_type(avro_type: Any) -> tuple[IcebergType, bool]:
-    """(Iceberg type, required) for one Avro field type."""
+def iceberg_type(avro_type: Any) -> IcebergType:
+    """The Iceberg type of one Avro field type (nullability is decided by the caller)."""
     if isinstance(avro_type, list):
         branches = [t for t in avro_type if t != "null"]
         if len(branches) != 1 or len(avro_type) != 2:
             raise SchemaDerivationError(f"only ['null', T] unions map to Iceberg, got {avro_type}")
-        inner, _ = iceberg_type(branches[0])
-        return inner, False
+        return iceberg_type(branches[0])
     if isinstance(avro_type, dict):
         logical = avro_type.get("logicalType")
         if logical in _LOGICAL:
-            return _LOGICAL[logical], True
+            return _LOGICAL[logical]
         return iceberg_type(avro_type["type"])
     if avro_type in _PRIMITIVES:
-        return _PRIMITIVES[avro_type], True
+        return _PRIMITIVES[avro_type]
     raise SchemaDerivationError(f"no Iceberg mapping for Avro type {avro_type!r}")
 
 
@@ -65,8 +64,7 @@ def from_avro(record: dict[str, Any], extra: Sequence[tuple[str, IcebergType, st
     fields = []
     next_id = 1
     for f in record["fields"]:
-        typ, _required = iceberg_type(f["type"])
-        fields.append(NestedField(next_id, f["name"], typ, required=False, doc=f.get("doc")))
+        fields.append(NestedField(next_id, f["name"], iceberg_type(f["type"]), required=False, doc=f.get("doc")))
         next_id += 1
     for name, typ, doc in extra:
         fields.append(NestedField(next_id, name, typ, required=False, doc=doc))

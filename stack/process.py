@@ -22,15 +22,14 @@ def pid_file(state_dir: Path, name: str) -> Path:
 
 def read_pid(state_dir: Path, name: str) -> int | None:
     """The pid recorded for ``name`` if that process is still alive, else None."""
-    path = pid_file(state_dir, name)
     try:
-        pid = int(path.read_text().split()[0])
+        recorded = pid_file(state_dir, name).read_text().split()
+        pid = int(recorded[0])
     except (FileNotFoundError, ValueError, IndexError):
         return None
     if not _alive(pid):
         return None
     # guard against pid reuse: the process must still have the start time we recorded
-    recorded = path.read_text().split()
     if len(recorded) > 1 and recorded[1] != _start_time(pid):
         return None
     return pid

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,8 +50,6 @@ class ReadingDecoder:
 
     def _writer(self, schema_id: int) -> Any:
         if schema_id not in self._writers:
-            import json
-
             self._writers[schema_id] = fastavro.parse_schema(json.loads(self._fetch(schema_id)))
         return self._writers[schema_id]
 

@@ -28,7 +28,7 @@ import avro.errors
 import avro.schema
 
 from stack.registry.compat import Level, check
-from stack.registry.store import Store
+from stack.registry.store import Store, fingerprint
 
 log = logging.getLogger("anemos.registry")
 
@@ -158,8 +158,6 @@ class Registry:
         return json.loads(self._version(s, v)["schema"])
 
     def lookup(self, body: Any, s: str) -> dict[str, Any]:
-        from stack.registry.store import fingerprint
-
         text = self._schema_from(body)
         versions = self.store.versions(s)
         if not versions:
@@ -197,10 +195,10 @@ class Registry:
 
     def test_compat(self, body: Any, s: str, v: str = "latest") -> dict[str, Any]:
         text = self._schema_from(body)
-        existing = [x.schema for x in self.store.versions(s)]
-        if v not in ("latest", "-1") and self.store.level(s) in (Level.BACKWARD, Level.FORWARD, Level.FULL):
-            existing = [x.schema for x in self.store.versions(s) if x.version == int(v)]
-        problems = check(self.store.level(s), text, existing)
+        versions, level = self.store.versions(s), self.store.level(s)
+        if v not in ("latest", "-1") and level in (Level.BACKWARD, Level.FORWARD, Level.FULL):
+            versions = [x for x in versions if x.version == int(v)]
+        problems = check(level, text, [x.schema for x in versions])
         return {"is_compatible": not problems, "messages": problems}
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import psycopg
 from psycopg_pool import ConnectionPool
 
 from stack.registry.compat import Level
+
+#: (subject, new schema, existing schemas oldest first) -> reasons it is incompatible
+CompatCheck = Callable[[str, str, list[str]], list[str]]
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS schema_registry;
@@ -109,7 +112,7 @@ class Store:
                 (subject or "", level.value),
             )
 
-    def register(self, subject: str, schema_text: str, check: "CompatCheck") -> tuple[int, list[str]]:
+    def register(self, subject: str, schema_text: str, check: CompatCheck) -> tuple[int, list[str]]:
         """Register ``schema_text`` under ``subject``; returns (schema id, incompatibilities)."""
         fp = fingerprint(schema_text)
         with self._pool.connection() as conn, conn.transaction():
@@ -153,9 +156,3 @@ class Store:
             ).fetchall()
         return sorted(r[0] for r in rows)
 
-
-class CompatCheck:  # pragma: no cover - typing protocol only
-    def __call__(self, subject: str, new: str, existing: list[str]) -> list[str]: ...
-
-
-__all__ = ["Store", "Version", "canonical", "fingerprint", "psycopg"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import uuid
 from typing import Any
@@ -96,8 +97,6 @@ class Kafka(Service):
 
     def _cluster_id(self) -> str:
         # a Kafka cluster id is a base64url uuid without padding
-        import base64
-
         return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
     def ready(self) -> bool:

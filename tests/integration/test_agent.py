@@ -44,7 +44,7 @@ def test_agent_restart_and_bridge_down_lose_nothing(stack: StackSettings, names:
     agent = EdgeAgent("127.0.0.1:50999", "edge-r", tmp_path / "buf.db", credentials=None, batch_size=200, max_backoff_s=1).start()
     agent.submit(sent)
     time.sleep(2)
-    assert agent.metrics.retries._value.get() >= 1  # type: ignore[attr-defined]
+    assert agent.metrics.total("send_retries") >= 1
     agent.stop()  # the agent process goes away with everything still buffered
 
     bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:50999", plaintext=True, raw_topic=names.raw_topic, dlq_topic=names.dlq_topic)).start()
@@ -96,7 +96,7 @@ def test_kafka_outage_while_agents_send(stack: StackSettings, names: Names, tmp_
         while not all(a.drained() for a in agents) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert all(a.drained() for a in agents), [len(a.buffer) for a in agents]
-        retries = sum(a.metrics.retries._value.get() for a in agents)  # type: ignore[attr-defined]
+        retries = sum(a.metrics.total("send_retries") for a in agents)
     finally:
         stop.set()
         for a in agents:
