@@ -17,17 +17,39 @@ from stack.settings import StackSettings
 
 @dataclass(frozen=True)
 class Names:
-    """Topic and table names of one pipeline instance (tests use their own)."""
+    """Topics, Iceberg namespace and Redis key prefix of one pipeline instance (tests use their own)."""
 
     raw_topic: str = topics.RAW
     dlq_topic: str = topics.DLQ
-    readings_table: str = "wind.readings"
+    aggregates_topic: str = topics.AGGREGATES
+    alerts_topic: str = topics.ALERTS
+    namespace: str = tables.NAMESPACE
+    redis_prefix: str = "anemos"
+
+    @classmethod
+    def isolated(cls, tag: str) -> "Names":
+        """A separate instance on the same stack: its own topics, namespace and keys."""
+        return cls(f"test.{tag}.raw", f"test.{tag}.dlq", f"test.{tag}.aggregates", f"test.{tag}.alerts",
+                   f"test_{tag}", f"test:{tag}")
+
+    def table(self, name: str) -> str:
+        return f"{self.namespace}.{name}"
+
+    @property
+    def readings_table(self) -> str:
+        return self.table("readings")
 
 
 def ensure(stack: StackSettings, names: Names = Names()) -> dict[str, object]:
     migrations = migrate(stack.postgres_dsn)
-    created_topics = topics.ensure_topics(stack.kafka_bootstrap, topics.specs(names.raw_topic, names.dlq_topic))
+    created_topics = topics.ensure_topics(
+        stack.kafka_bootstrap, topics.specs(names.raw_topic, names.dlq_topic, names.aggregates_topic, names.alerts_topic)
+    )
     schema_id = ensure_subject(SchemaRegistryClient({"url": stack.registry_url}), names.raw_topic)
     catalog = open_catalog(catalog_properties(stack))
-    ensure_table(catalog, tables.readings(), names.readings_table)
-    return {"migrations_applied": migrations, "topics_created": created_topics, "schema_id": schema_id, "tables": [names.readings_table]}
+    made = []
+    for define in tables.ALL:
+        table = define()
+        ensure_table(catalog, table, names.table(table.name))
+        made.append(names.table(table.name))
+    return {"migrations_applied": migrations, "topics_created": created_topics, "schema_id": schema_id, "tables": made}

@@ -37,6 +37,7 @@ class IngestJob:
     job_name: str = "anemos-ingest"
     checkpoint_interval_ms: int = 5_000
     log_path: Path | None = None
+    extra_args: tuple[str, ...] = ()  # e.g. ("--loss-after-ms", "60000")
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, restore_latest: bool = False) -> "IngestJob":
@@ -44,7 +45,9 @@ class IngestJob:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = [
             sys.executable, "-m", "flink_jobs.ingest", "--raw-topic", self.names.raw_topic, "--dlq-topic",
-            self.names.dlq_topic, "--readings-table", self.names.readings_table, "--checkpoint-dir",
+            self.names.dlq_topic, "--aggregates-topic", self.names.aggregates_topic, "--alerts-topic",
+            self.names.alerts_topic, "--namespace", self.names.namespace, "--redis-prefix", self.names.redis_prefix,
+            *self.extra_args, "--checkpoint-dir",
             str(self.checkpoint_dir), "--consumer-group", self.consumer_group, "--job-name", self.job_name,
             "--checkpoint-interval-ms", str(self.checkpoint_interval_ms),
         ]

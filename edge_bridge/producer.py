@@ -114,10 +114,10 @@ class ReadingProducer:
         while not self._closing.is_set():
             self._producer.poll(0.05)
 
-    def _produce(self, topic: str, key: bytes, value: bytes, on_delivery: Delivery) -> None:
+    def _produce(self, topic: str, key: bytes, value: bytes, on_delivery: Delivery, timestamp: int = 0) -> None:
         while True:
             try:
-                self._producer.produce(topic, value, key, on_delivery=on_delivery)
+                self._producer.produce(topic, value, key, on_delivery=on_delivery, timestamp=timestamp)
                 return
             except BufferError:
                 # local queue full: wait for deliveries to drain it (back-pressure on the caller)
@@ -128,7 +128,8 @@ class ReadingProducer:
         delivery = Delivery(len(readings) + len(dead_letters))
         write, raw = self._write, self._raw
         for r in readings:
-            self._produce(raw, r.turbine_id.encode(), write(r.to_avro()), delivery)
+            # the record timestamp is the event time: the stream job's watermarks are made from it
+            self._produce(raw, r.turbine_id.encode(), write(r.to_avro()), delivery, r.event_time)
         for key, payload in dead_letters:
             self._produce(self._dlq, key.encode(), payload, delivery)
         return delivery

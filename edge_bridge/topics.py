@@ -20,10 +20,13 @@ class TopicSpec:
 
 RAW = "telemetry.raw"
 DLQ = "telemetry.dlq"
+AGGREGATES = "telemetry.aggregates"
+ALERTS = "alerts"
 
-def specs(raw: str = RAW, dlq: str = DLQ) -> tuple["TopicSpec", ...]:
+
+def specs(raw: str = RAW, dlq: str = DLQ, aggregates: str = AGGREGATES, alerts: str = ALERTS) -> tuple["TopicSpec", ...]:
     """The topic set, under other names when a test or tenant needs its own."""
-    return tuple(TopicSpec(name, t.partitions, t.config) for name, t in zip((raw, dlq), TOPICS))
+    return tuple(TopicSpec(name, t.partitions, t.config) for name, t in zip((raw, dlq, aggregates, alerts), TOPICS))
 
 
 TOPICS = (
@@ -31,6 +34,9 @@ TOPICS = (
     TopicSpec(RAW, 4, {"retention.ms": str(7 * 24 * 3600 * 1000), "min.insync.replicas": "1", "compression.type": "producer"}),
     # dead letters are evidence: keep them for a month
     TopicSpec(DLQ, 2, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+    # written transactionally by the stream job; subscribers read with isolation.level=read_committed
+    TopicSpec(AGGREGATES, 4, {"retention.ms": str(7 * 24 * 3600 * 1000)}),
+    TopicSpec(ALERTS, 2, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
 )
 
 

@@ -9,7 +9,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.table import Table
 
-from iceberg.tables import ALL, TableDef
+from iceberg.tables import TableDef
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,3 @@ def ensure_table(catalog: SqlCatalog, table: TableDef, identifier: str | None = 
             properties=table.properties,
         )
 
-
-def ensure_all(catalog: SqlCatalog) -> list[str]:
-    """Create every table of iceberg.tables that is missing; returns their identifiers."""
-    made = []
-    for make in ALL:
-        table = make()
-        ensure_table(catalog, table)
-        made.append(table.identifier)
-    return made

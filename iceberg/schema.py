@@ -7,6 +7,7 @@ from typing import Any
 
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
+    BinaryType,
     BooleanType,
     DoubleType,
     FloatType,
@@ -25,6 +26,7 @@ _PRIMITIVES: dict[str, IcebergType] = {
     "double": DoubleType(),
     "float": FloatType(),
     "boolean": BooleanType(),
+    "bytes": BinaryType(),
 }
 _LOGICAL: dict[str, IcebergType] = {
     # Avro timestamp-millis is an instant in UTC: Iceberg's timestamptz

@@ -26,8 +26,8 @@ def stack() -> Iterator[StackSettings]:
 
 @pytest.fixture
 def names(stack: StackSettings) -> platform.Names:
-    """Fresh topics and Iceberg table for one test, created on the stack."""
+    """Fresh topics, Iceberg namespace and Redis prefix for one test, created on the stack."""
     tag = uuid.uuid4().hex[:10]
-    made = platform.Names(raw_topic=f"test.{tag}.raw", dlq_topic=f"test.{tag}.dlq", readings_table=f"test.readings_{tag}")
+    made = platform.Names.isolated(tag)
     platform.ensure(stack, made)
     return made

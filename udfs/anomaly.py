@@ -148,3 +148,44 @@ def power_step(
         is_open = False
         alerts.append(Alert(turbine_id, "WTUR.W", "power_curve", Status.CLEARED, Severity.WARNING, event_time, value, evidence))
     return replace(state, streak=streak, open=is_open, last_event_time=event_time), alerts
+
+
+@dataclass(frozen=True, slots=True)
+class LossState:
+    """Telemetry-loss watch of one turbine: newest event time seen and the pending timer."""
+
+    last_event_time: int = -1
+    timer_at: int = -1  # event time of the registered timer, -1 when none
+    open: bool = False
+
+
+def loss_on_reading(
+    state: LossState, turbine_id: str, event_time: int, loss_after_ms: int
+) -> tuple[LossState, list[Alert], int | None]:
+    """A reading arrived: (new state, a CLEARED alert if loss was open, a timer to register or None).
+
+    One timer per turbine at a time: it is registered when none is pending and moved on
+    when it fires early (see ``loss_on_timer``), so a reading costs no timer churn.
+    """
+    if event_time <= state.last_event_time:
+        return state, [], None
+    alerts = []
+    if state.open:
+        alerts.append(Alert(turbine_id, "", "telemetry_loss", Status.CLEARED, Severity.CRITICAL, event_time, math.nan,
+                            f"telemetry resumed after {(event_time - state.last_event_time) // 1000} s"))
+    timer = event_time + loss_after_ms if state.timer_at < 0 else None
+    return LossState(event_time, timer if timer is not None else state.timer_at, False), alerts, timer
+
+
+def loss_on_timer(
+    state: LossState, turbine_id: str, timer_ts: int, loss_after_ms: int
+) -> tuple[LossState, list[Alert], int | None]:
+    """The event-time timer fired: raise loss when silent long enough, else re-arm for the newest reading."""
+    if timer_ts != state.timer_at:
+        return state, [], None  # a stale timer (state restored or moved): ignore
+    due = state.last_event_time + loss_after_ms
+    if timer_ts < due:
+        return replace(state, timer_at=due), [], due
+    alert = Alert(turbine_id, "", "telemetry_loss", Status.RAISED, Severity.CRITICAL, due, math.nan,
+                  f"no reading for {loss_after_ms // 1000} s after {state.last_event_time}")
+    return LossState(state.last_event_time, -1, True), [alert], None

@@ -13,3 +13,9 @@ def msg_id(turbine_id: str, sensor_id: str, ts_unix_ms: int) -> str:
     """
     key = f"{turbine_id}\x1f{sensor_id}\x1f{int(ts_unix_ms)}".encode()
     return hashlib.blake2b(key, digest_size=16).hexdigest()
+
+
+def alert_id(turbine_id: str, sensor_id: str, rule: str, status: str, event_time_ms: int) -> str:
+    """The idempotency key of an alert transition: a replay produces the same id, never a second alert."""
+    key = f"{turbine_id}\x1f{sensor_id}\x1f{rule}\x1f{status}\x1f{int(event_time_ms)}".encode()
+    return hashlib.blake2b(key, digest_size=16).hexdigest()

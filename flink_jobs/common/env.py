@@ -17,13 +17,18 @@ class JarsMissingError(RuntimeError):
     """The connector jars have not been resolved (run `anemos stack up`)."""
 
 
+# on the JVM class path itself, not pipeline.jars: Flink loads org.apache.hadoop parent-first,
+# and java.sql.DriverManager only hands a driver to callers whose class loader sees the same
+# driver class, which fails when several Iceberg committers open the JDBC catalog at once
+PARENT_FIRST = ("hadoop-client-", "postgresql-")
+
+
 def _jars(settings: JobSettings) -> tuple[list[Path], list[Path]]:
-    """(job jars, Hadoop jars). Hadoop must be on the JVM class path itself: Flink loads
-    org.apache.hadoop parent-first, so it cannot come from pipeline.jars."""
+    """(job jars, class-path jars)."""
     jars = sorted(settings.jars_dir.glob("*.jar"))
     if not jars:
         raise JarsMissingError(f"no jars in {settings.jars_dir}: run 'anemos stack up' to resolve flink_jobs/pom.xml")
-    hadoop = [j for j in jars if j.name.startswith("hadoop-client-")]
+    hadoop = [j for j in jars if j.name.startswith(PARENT_FIRST)]
     return [j for j in jars if j not in hadoop], hadoop
 
 
@@ -66,5 +71,8 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     env.set_python_executable(sys.executable)
     env.enable_checkpointing(settings.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
     t_env = StreamTableEnvironment.create(env, EnvironmentSettings.in_streaming_mode())
-    t_env.get_config().set("table.exec.source.idle-timeout", "5 s")
+    # a partition with no data this long no longer holds the watermark back
+    t_env.get_config().set("table.exec.source.idle-timeout", f"{settings.idle_timeout_s} s")
+    # window bounds (TIMESTAMP) and instants (TIMESTAMP_LTZ) convert in UTC, whatever the host's zone
+    t_env.get_config().set("table.local-time-zone", "UTC")
     return env, t_env

@@ -20,8 +20,23 @@ class JobSettings(BaseSettings):
     registry_url: str
     raw_topic: str = "telemetry.raw"
     dlq_topic: str = "telemetry.dlq"
+    aggregates_topic: str = "telemetry.aggregates"
+    alerts_topic: str = "alerts"
     consumer_group: str = "anemos-ingest"
-    readings_table: str = "wind.readings"
+    namespace: str = Field(default="wind", description="Iceberg namespace of the job's tables")
+    postgres_dsn: str
+    redis_url: str
+    redis_prefix: str = "anemos"
+    # event time
+    watermark_bound_s: int = Field(default=5, description="bounded out-of-orderness of telemetry.raw")
+    idle_timeout_s: int = Field(default=10, description="a partition silent this long stops holding the watermark")
+    sample_interval_ms: int = Field(default=1_000, description="sampling interval of a channel: the coverage base")
+    # per-turbine state
+    dedupe_ttl_ms: int = Field(default=48 * 3600 * 1000, description="msg_id memory: at least the edge's retry horizon")
+    loss_after_ms: int = Field(default=120_000, description="event-time silence before a telemetry_loss alert")
+    registry_refresh_s: float = 30.0
+    lkg_flush_ms: int = Field(default=1_000, description="how often a turbine's last-known-good goes to Redis")
+    hot_retention_days: int = 7
     catalog: dict[str, str]
     checkpoint_dir: Path
     checkpoint_interval_ms: int = 10_000
@@ -32,6 +47,9 @@ class JobSettings(BaseSettings):
     kafka_transaction_timeout_ms: int = 900_000
     registry_password: SecretStr | None = None
 
+    def table(self, name: str) -> str:
+        return f"{self.namespace}.{name}"
+
     @classmethod
     def from_stack(cls, stack: StackSettings, **overrides: object) -> "JobSettings":
         from stack.manager import catalog_properties
@@ -39,6 +57,8 @@ class JobSettings(BaseSettings):
         base: dict[str, object] = {
             "bootstrap_servers": stack.kafka_bootstrap,
             "registry_url": stack.registry_url,
+            "postgres_dsn": stack.postgres_dsn,
+            "redis_url": stack.redis_url,
             "catalog": catalog_properties(stack),
             "checkpoint_dir": stack.path("checkpoints", "ingest"),
             "jars_dir": stack.path("jars", "flink"),

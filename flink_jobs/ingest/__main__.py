@@ -24,7 +24,13 @@ def parse(argv: list[str]) -> JobSettings:
     p.add_argument("--consumer-group")
     p.add_argument("--raw-topic")
     p.add_argument("--dlq-topic")
-    p.add_argument("--readings-table", help="namespace.table in the Iceberg catalog")
+    p.add_argument("--aggregates-topic")
+    p.add_argument("--alerts-topic")
+    p.add_argument("--namespace", help="Iceberg namespace of the job's tables (default wind)")
+    p.add_argument("--redis-prefix", help="prefix of the job's Redis keys (default anemos)")
+    p.add_argument("--watermark-bound-s", type=int, help="bounded out-of-orderness of telemetry.raw")
+    p.add_argument("--loss-after-ms", type=int, help="event-time silence before a telemetry_loss alert")
+    p.add_argument("--sample-interval-ms", type=int, help="sampling interval of a channel (coverage)")
     p.add_argument("--checkpoint-dir", type=Path)
     p.add_argument("--job-name")
     args = p.parse_args(argv)
@@ -32,7 +38,9 @@ def parse(argv: list[str]) -> JobSettings:
     settings = JobSettings.from_stack(
         stack, checkpoint_interval_ms=args.checkpoint_interval_ms, parallelism=args.parallelism,
         consumer_group=args.consumer_group, raw_topic=args.raw_topic, dlq_topic=args.dlq_topic,
-        readings_table=args.readings_table, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
+        aggregates_topic=args.aggregates_topic, alerts_topic=args.alerts_topic, namespace=args.namespace,
+        redis_prefix=args.redis_prefix, watermark_bound_s=args.watermark_bound_s, loss_after_ms=args.loss_after_ms,
+        sample_interval_ms=args.sample_interval_ms, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
     )
     if args.restore_from == "latest":
         found = checkpoints.latest(settings.checkpoint_dir)
@@ -50,23 +58,22 @@ def main(argv: list[str] | None = None) -> int:
     from flink_jobs.common.env import create
     from flink_jobs.ingest.pipeline import build
 
-    _env, t_env = create(settings)
-    result = build(t_env, settings).execute()
-    client = result.get_job_client()
-    job_id = client.get_job_id() if client else "?"
+    env, t_env = create(settings)
+    build(env, t_env, settings)
+    client = env.execute_async(settings.job_name)
+    job_id = client.get_job_id()
     log.info("job %s (%s) submitted; restored from %s", settings.job_name, job_id, settings.restore_from or "nothing")
     # printed, not logged: Beam's logging set-up in PyFlink can swallow INFO records
     print(f"JOB_ID {job_id} restored_from={settings.restore_from or '-'}", flush=True)
 
     def cancel(signum: int, _frame: Any) -> None:
         log.info("signal %d: cancelling job %s (checkpoints are retained)", signum, job_id)
-        if client is not None:
-            client.cancel().result()
+        client.cancel().result()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, cancel)
     signal.signal(signal.SIGINT, cancel)
-    result.wait()
+    client.get_job_execution_result().result()
     return 0
 
 

@@ -1,13 +1,43 @@
-"""The ingest job: telemetry.raw -> decode -> Iceberg wind.readings, dead letters -> telemetry.dlq."""
+"""The telemetry job, one Flink job from telemetry.raw to every sink.
+
+    telemetry.raw (bytes; per-partition watermarks on the record timestamp)
+      -> decode-readings (Python)            -> dead letters: telemetry.dlq, wind.rejected
+      -> key by turbine_id
+      -> turbine-state (Python, keyed state)  -> late readings: wind.late_readings
+                                               -> alerts: wind.alerts, Kafka alerts
+                                               -> last-known-good: Redis (event-time guarded)
+      -> new on-time readings: wind.readings (with the late ones)
+      -> 1 min / 10 min per turbine and channel, 1 h per site (Flink SQL windows, in the JVM)
+           -> wind.turbine_agg_1m / _10m, wind.site_agg_1h, Kafka telemetry.aggregates
+           -> Postgres hot tables (Python sink, version-guarded upserts)
+
+Per-reading work stays in the JVM where it can (source, windows, sinks); Python does the
+decoding and the per-turbine logic. Every Python operator has a stable uid for restores.
+"""
 
 from __future__ import annotations
 
-from pyflink.table import StatementSet, StreamTableEnvironment
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.datastream.connectors.base import Sink
+from pyflink.java_gateway import get_gateway
+from pyflink.table import Schema, StreamTableEnvironment
 
 from flink_jobs.common import sql
 from flink_jobs.common.settings import JobSettings
 from flink_jobs.ingest.functions import REJECTED, DecodeReadings
-from flink_jobs.ingest.types import READING_ROW
+from flink_jobs.ingest.sinks import PostgresUpsert
+from flink_jobs.ingest.turbine import ALERTS, LATE, TurbineProcessor
+from flink_jobs.ingest.types import ENRICHED_ROW, READING_ROW, Types
+
+TURBINE_AGG_COLUMNS = ["turbine_id", "sensor_id", "window_start", "window_end", "sensor_type", "site_id", "sample_count",
+                       "avg_value", "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage", "version"]
+SITE_AGG_COLUMNS = ["site_id", "sensor_type", "window_start", "window_end", "turbines", "sample_count", "avg_value",
+                    "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage", "version"]
+HOT_TABLES = (  # (SQL view, Postgres table, columns, primary key)
+    ("turbine_agg_1m", "turbine_agg_1m", TURBINE_AGG_COLUMNS, ["turbine_id", "sensor_id", "window_start"]),
+    ("turbine_agg_10m", "turbine_agg_10m", TURBINE_AGG_COLUMNS, ["turbine_id", "sensor_id", "window_start"]),
+    ("site_agg_1h", "site_agg_1h", SITE_AGG_COLUMNS, ["site_id", "sensor_type", "window_start"]),
+)
 
 
 def sql_params(settings: JobSettings) -> dict[str, object]:
@@ -17,14 +47,17 @@ def sql_params(settings: JobSettings) -> dict[str, object]:
         "warehouse": c["warehouse"], "s3_endpoint": c["s3.endpoint"], "s3_access_key_id": c["s3.access-key-id"],
         "s3_secret_access_key": c["s3.secret-access-key"], "s3_region": c["s3.region"],
         "raw_topic": settings.raw_topic, "dlq_topic": settings.dlq_topic, "bootstrap_servers": settings.bootstrap_servers,
+        "aggregates_topic": settings.aggregates_topic, "alerts_topic": settings.alerts_topic,
         "consumer_group": settings.consumer_group, "transaction_timeout_ms": settings.kafka_transaction_timeout_ms,
-        "transactional_id_prefix": f"{settings.job_name}-dlq", "readings_table": settings.readings_table,
+        "job_name": settings.job_name, "namespace": settings.namespace,
+        "watermark_bound_s": settings.watermark_bound_s, "sample_interval_ms": settings.sample_interval_ms,
     }
 
 
-def build(t_env: StreamTableEnvironment, settings: JobSettings) -> StatementSet:
+def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settings: JobSettings) -> None:
+    """Add the whole job to ``env``; the caller executes it."""
     params = sql_params(settings)
-    for name in ("iceberg_catalog.sql", "raw_source.sql", "dlq_sink.sql"):
+    for name in ("iceberg_catalog.sql", "raw_source.sql", "dlq_sink.sql", "kafka_sinks.sql"):
         for statement in sql.load(f"flink/{name}", params):
             t_env.execute_sql(statement)
 
@@ -32,11 +65,48 @@ def build(t_env: StreamTableEnvironment, settings: JobSettings) -> StatementSet:
     decoded = raw.process(DecodeReadings(settings.registry_url), output_type=READING_ROW).uid("decode-readings").name(
         "decode-readings"
     )
-    t_env.create_temporary_view("decoded_readings", t_env.from_data_stream(decoded))
+    readings = (
+        decoded.key_by(lambda r: r.turbine_id, key_type=Types.STRING())
+        .process(
+            TurbineProcessor(
+                dsn=settings.postgres_dsn, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix,
+                dedupe_ttl_ms=settings.dedupe_ttl_ms, loss_after_ms=settings.loss_after_ms,
+                registry_refresh_s=settings.registry_refresh_s, lkg_flush_ms=settings.lkg_flush_ms,
+            ),
+            output_type=ENRICHED_ROW,
+        )
+        .uid("turbine-state")
+        .name("turbine-state")
+    )
+    # event time in SQL: the reading's own timestamp, watermarks as generated by the source
+    rowtime = (
+        Schema.new_builder()
+        .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(event_time_ms, 3)")
+        .watermark("rowtime", "SOURCE_WATERMARK()")
+        .build()
+    )
+    t_env.create_temporary_view("ontime_readings", t_env.from_data_stream(readings, rowtime))
+    t_env.create_temporary_view("late_records", t_env.from_data_stream(readings.get_side_output(LATE)))
+    t_env.create_temporary_view("alert_records", t_env.from_data_stream(readings.get_side_output(ALERTS)))
     t_env.create_temporary_view("rejected_records", t_env.from_data_stream(decoded.get_side_output(REJECTED)))
+    for statement in sql.load("flink/windows.sql", params):
+        t_env.execute_sql(statement)
 
     statements = t_env.create_statement_set()
-    for name in ("insert_readings.sql", "insert_dlq.sql"):
+    for name in ("insert_readings.sql", "insert_late.sql", "insert_dlq.sql", "insert_alerts.sql", "insert_aggregates.sql"):
         for statement in sql.load(f"flink/{name}", params):
             statements.add_insert_sql(statement)
-    return statements
+    statements.attach_as_datastream()
+
+    for view, table, columns, key in HOT_TABLES:
+        (
+            t_env.to_data_stream(t_env.from_path(view))
+            .process(PostgresUpsert(settings.postgres_dsn, table, columns, key, settings.hot_retention_days))
+            .uid(f"postgres-{table}")
+            .name(f"postgres-{table}")
+            .sink_to(discarding_sink())  # the upserts are the effect; a graph needs a sink to run them
+        )
+
+
+def discarding_sink() -> Sink:
+    return Sink(get_gateway().jvm.org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink())

@@ -14,6 +14,6 @@ CREATE TEMPORARY TABLE dlq_sink (
   'properties.bootstrap.servers' = '${bootstrap_servers}',
   'properties.transaction.timeout.ms' = '${transaction_timeout_ms}',
   'sink.delivery-guarantee' = 'exactly-once',
-  'sink.transactional-id-prefix' = '${transactional_id_prefix}',
+  'sink.transactional-id-prefix' = '${job_name}-dlq',
   'format' = 'json'
 );

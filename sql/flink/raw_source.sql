@@ -6,7 +6,11 @@ CREATE TEMPORARY TABLE raw_readings (
   `record_value` BYTES,
   `source_topic` STRING METADATA FROM 'topic' VIRTUAL,
   `source_partition` INT METADATA FROM 'partition' VIRTUAL,
-  `source_offset` BIGINT METADATA FROM 'offset' VIRTUAL
+  `source_offset` BIGINT METADATA FROM 'offset' VIRTUAL,
+  -- the bridge stamps each record with the reading's event time: watermarks are generated
+  -- per partition in the source, and an idle partition stops holding them back
+  `ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+  WATERMARK FOR `ts` AS `ts` - INTERVAL '${watermark_bound_s}' SECOND
 ) WITH (
   'connector' = 'kafka',
   'topic' = '${raw_topic}',

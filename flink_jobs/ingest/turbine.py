@@ -1,0 +1,163 @@
+"""Per-turbine keyed state: dedupe, enrichment, lateness, anomaly rules, telemetry loss, last-known-good.
+
+Thin glue: every decision is a pure function of udfs/ (anomaly steps, lateness); this module
+only moves their state in and out of explicitly typed Flink state and routes the outputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import fields
+from typing import Any
+
+from pyflink.common import Row
+from pyflink.common.time import Time
+from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext, TimeDomain
+from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
+
+from flink_jobs.ingest.registry import RegistryCache, TurbineInfo
+from flink_jobs.ingest.sinks import LkgWriter
+from flink_jobs.ingest.types import (
+    ALERT_ROW, CHANNEL_STATE, ENRICHED_ROW, LKG_ENTRY, LOSS_STATE, POWER_STATE, Types,
+)
+from udfs.anomaly import (
+    Alert, ChannelConfig, ChannelState, LossState, PowerConfig, PowerState, channel_step, loss_on_reading,
+    loss_on_timer, power_step,
+)
+from udfs.identity import alert_id
+from udfs.lateness import is_late
+
+log = logging.getLogger(__name__)
+
+LATE = OutputTag("late", ENRICHED_ROW)
+ALERTS = OutputTag("alerts", ALERT_ROW)
+
+
+def _to_row(record: Any) -> Row:
+    return Row(*(getattr(record, f.name) for f in fields(record)))
+
+
+def _alert_row(a: Alert, site_id: str | None) -> Row:
+    return Row(alert_id(a.turbine_id, a.sensor_id, a.rule, a.status, a.event_time), a.turbine_id, site_id, a.sensor_id,
+               a.rule, str(a.status), str(a.severity), a.event_time, None if math.isnan(a.value) else a.value,
+               a.evidence, int(time.time() * 1000))
+
+
+class TurbineProcessor(KeyedProcessFunction):
+    """Keyed by turbine_id. Main output: new, on-time, enriched readings (the windows' input).
+    Side outputs: ``late`` (their 1-minute window already fired) and ``alerts``."""
+
+    def __init__(self, *, dsn: str, redis_url: str, redis_prefix: str, dedupe_ttl_ms: int, loss_after_ms: int,
+                 registry_refresh_s: float, lkg_flush_ms: int, channel: ChannelConfig = ChannelConfig(),
+                 power: PowerConfig = PowerConfig()) -> None:
+        self._dsn, self._redis_url, self._redis_prefix = dsn, redis_url, redis_prefix
+        self._dedupe_ttl_ms, self._loss_after_ms = dedupe_ttl_ms, loss_after_ms
+        self._registry_refresh_s, self._lkg_flush_ms = registry_refresh_s, lkg_flush_ms
+        self._channel_cfg, self._power_cfg = channel, power
+
+    def open(self, ctx: RuntimeContext) -> None:
+        seen = MapStateDescriptor("seen_msg_ids", Types.STRING(), Types.LONG())
+        # processing-time TTL: at least the edge's retry horizon, so a re-sent batch is still recognised
+        seen.enable_time_to_live(
+            StateTtlConfig.new_builder(Time.milliseconds(self._dedupe_ttl_ms))
+            .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+            .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+            .cleanup_in_rocksdb_compact_filter(1000)
+            .build()
+        )
+        self._seen = ctx.get_map_state(seen)
+        self._channels = ctx.get_map_state(MapStateDescriptor("channels", Types.STRING(), CHANNEL_STATE))
+        self._power = ctx.get_state(ValueStateDescriptor("power", POWER_STATE))
+        self._loss = ctx.get_state(ValueStateDescriptor("loss", LOSS_STATE))
+        self._lkg = ctx.get_map_state(MapStateDescriptor("lkg_pending", Types.STRING(), LKG_ENTRY))
+        self._lkg_timer = ctx.get_state(ValueStateDescriptor("lkg_timer", Types.LONG()))
+        self._registry = RegistryCache(self._dsn, self._registry_refresh_s)
+        self._writer = LkgWriter(self._redis_url, self._redis_prefix)
+        group = ctx.get_metrics_group()
+        self._duplicates = group.counter("duplicates_dropped")
+        self._late = group.counter("late_readings")
+        self._alerts = group.counter("alerts_emitted")
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def process_element(self, r: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        if self._seen.contains(r.msg_id):
+            self._duplicates.inc()
+            return
+        self._seen.put(r.msg_id, r.event_time_ms)
+        info = self._registry.get(r.turbine_id)
+        watermark = ctx.timer_service().current_watermark()
+        row = Row(*r, info.site_id if info else None, info.region if info else None, info.model.model if info else None,
+                  info.rated_kw if info else None, info.protected if info else None, watermark)
+        if is_late(r.event_time_ms, watermark):
+            self._late.inc()
+            yield LATE, row  # kept, counted, never dropped; not judged by the rules (state never goes back)
+            return
+        yield row
+        yield from self._rules(r, info, ctx)
+
+    def _rules(self, r: Row, info: TurbineInfo | None, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        site = info.site_id if info else None
+        alerts: list[Alert] = []
+        stored = self._channels.get(r.sensor_id)
+        state = ChannelState(*stored) if stored is not None else ChannelState()
+        new_state, out = channel_step(state, r.turbine_id, r.sensor_id, r.event_time_ms, r.value, self._channel_cfg)
+        alerts += out
+        if new_state is not state:
+            self._channels.put(r.sensor_id, _to_row(new_state))
+            if not (new_state.zscore_open or new_state.frozen_open):  # a good value: last-known-good moves on
+                self._stage_lkg(r.sensor_type, r.value, r.event_time_ms, ctx)
+        if info is not None:
+            stored_p = self._power.value()
+            p_state = PowerState(*stored_p) if stored_p is not None else PowerState()
+            new_p, out = power_step(p_state, r.turbine_id, r.sensor_type, r.event_time_ms, r.value, info.model,
+                                    self._power_cfg)
+            alerts += out
+            if new_p != p_state:
+                self._power.update(_to_row(new_p))
+        stored_l = self._loss.value()
+        loss = LossState(*stored_l) if stored_l is not None else LossState()
+        new_l, out, timer = loss_on_reading(loss, r.turbine_id, r.event_time_ms, self._loss_after_ms)
+        alerts += out
+        if new_l != loss:
+            self._loss.update(_to_row(new_l))
+        if timer is not None:
+            ctx.timer_service().register_event_time_timer(timer)
+        for a in alerts:
+            self._alerts.inc()
+            yield ALERTS, _alert_row(a, site)
+
+    def _stage_lkg(self, channel: str, value: float, event_time: int, ctx: KeyedProcessFunction.Context) -> None:
+        current = self._lkg.get(channel)
+        if current is None or event_time > current[1]:  # state rows come back positional
+            self._lkg.put(channel, Row(value, event_time))
+        if self._lkg_timer.value() is None:
+            at = ctx.timer_service().current_processing_time() + self._lkg_flush_ms
+            ctx.timer_service().register_processing_time_timer(at)
+            self._lkg_timer.update(at)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+        turbine = ctx.get_current_key()
+        if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
+            staged = {channel: (e[0], e[1]) for channel, e in self._lkg.items()}
+            info = self._registry.get(turbine)
+            # event-time guarded in Redis itself: a replayed or older value never overwrites a newer one
+            self._writer.write(turbine, info.site_id if info else "", staged)
+            self._lkg.clear()
+            self._lkg_timer.clear()
+            return
+        stored = self._loss.value()
+        loss = LossState(*stored) if stored is not None else LossState()
+        new_l, alerts, timer = loss_on_timer(loss, turbine, timestamp, self._loss_after_ms)
+        if new_l != loss:
+            self._loss.update(_to_row(new_l))
+        if timer is not None:
+            ctx.timer_service().register_event_time_timer(timer)
+        info = self._registry.get(turbine)
+        for a in alerts:
+            self._alerts.inc()
+            yield ALERTS, _alert_row(a, info.site_id if info else None)
