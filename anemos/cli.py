@@ -143,6 +143,23 @@ def ingest(ctx: typer.Context) -> None:
     raise typer.Exit(subprocess.call([sys.executable, "-m", "flink_jobs.ingest", *ctx.args], cwd=PROJECT_ROOT))
 
 
+@app.command("sinks")
+def sinks(as_json: JsonOpt = False) -> None:
+    """What the stream job has written: Iceberg rows per table, Postgres hot rows, Redis LKG turbines, Kafka offsets."""
+    from anemos.observe import sink_counts
+
+    out = sink_counts(StackSettings())
+    t = Table("sink", "rows / records", title="anemos sinks")
+    for ident, n in out["iceberg_rows"].items():
+        t.add_row(f"Iceberg {ident}", f"{n:,}")
+    for name, n in out["postgres_rows"].items():
+        t.add_row(f"Postgres {name}", f"{n:,}")
+    t.add_row("Redis last-known-good turbines", f"{out['redis_lkg_turbines']:,}")
+    for topic, n in out["kafka_offsets"].items():
+        t.add_row(f"Kafka {topic} (offsets)", f"{n:,}")
+    _emit(out, as_json, t)
+
+
 @app.command("demo")
 def demo(
     readings: Annotated[int, typer.Option(min=1, help="readings to send")] = 20_000,

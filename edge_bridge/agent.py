@@ -118,7 +118,7 @@ class EdgeAgent:
 
         retrying = Retrying(
             retry=retry_if_exception(_transient),
-            wait=wait_exponential_jitter(initial=0.2, max=self._max_backoff_s),
+            wait=wait_exponential_jitter(multiplier=0.2, max=self._max_backoff_s),
             stop=stop_any(lambda _s: self._stop.is_set()),
             before_sleep=count_retry,
             reraise=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,10 +62,19 @@ def send(
     on_batch: Callable[[int], None] | None = None, timeout_s: float = 60.0,
     credentials: grpc.ChannelCredentials | None = None,
 ) -> SendReport:
-    """Send ``n`` readings in batches with the unary RPC; returns what the bridge acknowledged.
+    """Send ``n`` generated readings in batches with the unary RPC; returns what the bridge acknowledged.
 
     ``credentials`` (mTLS) are required by a bridge that is not in plaintext mode.
     """
+    return send_readings(target, readings(n, turbines, seed), batch_size, edge_id, on_batch, timeout_s, credentials)
+
+
+def send_readings(
+    target: str, rows: Iterable[pb.SensorReading], batch_size: int = 1000, edge_id: str = "edge-sim",
+    on_batch: Callable[[int], None] | None = None, timeout_s: float = 60.0,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> SendReport:
+    """Send ``rows`` in order, in batches of ``batch_size``; returns what the bridge acknowledged."""
     report = SendReport()
     channel_ctx = grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
     with channel_ctx as channel:
@@ -86,7 +95,7 @@ def send(
                 on_batch(len(batch))
             batch.clear()
 
-        for r in readings(n, turbines, seed):
+        for r in rows:
             batch.append(r)
             if len(batch) >= batch_size:
                 flush()

@@ -13,11 +13,13 @@ from stack.manager import catalog_properties
 from stack.settings import StackSettings
 
 
-def new_job(stack: StackSettings, names: Names, tmp_path: Path, interval_ms: int = 3_000) -> IngestJob:
+def new_job(
+    stack: StackSettings, names: Names, tmp_path: Path, interval_ms: int = 3_000, extra_args: tuple[str, ...] = ()
+) -> IngestJob:
     tag = uuid.uuid4().hex[:8]
     return IngestJob(
         stack, names, checkpoint_dir=tmp_path / "checkpoints", consumer_group=f"test-{tag}", job_name=f"test-ingest-{tag}",
-        checkpoint_interval_ms=interval_ms, log_path=tmp_path / "job.log",
+        checkpoint_interval_ms=interval_ms, log_path=tmp_path / "job.log", extra_args=extra_args,
     )
 
 

@@ -41,7 +41,7 @@ class DecodeReadings(ProcessFunction):
         # registry down: retry (back-pressure) for minutes, then fail the task loudly
         @retry(
             retry=retry_if_exception(lambda err: not _is_unknown_schema(err)),
-            wait=wait_exponential_jitter(initial=0.2, max=10),
+            wait=wait_exponential_jitter(multiplier=0.2, max=10),
             stop=stop_after_delay(300),
             reraise=True,
         )

@@ -40,7 +40,7 @@ return newest
 
 _transient = retry(
     retry=retry_if_exception_type((redis.ConnectionError, redis.TimeoutError, psycopg.OperationalError)),
-    wait=wait_exponential_jitter(initial=0.2, max=5),
+    wait=wait_exponential_jitter(multiplier=0.2, max=5),
     stop=stop_after_delay(120),  # then fail the task: Flink restarts it from the last checkpoint
     reraise=True,
 )

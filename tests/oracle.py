@@ -1,0 +1,209 @@
+"""Drive a scenario through bridge -> Kafka -> job -> sinks, and check every sink against the reference."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import psycopg
+import redis
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from pyiceberg.expressions import In
+
+from anemos.platform import Names
+from edge_bridge import simulator
+from edge_bridge.registry import register
+from flink_jobs.ingest.sinks import lkg_key
+from iceberg.catalog import open_catalog
+from stack.manager import catalog_properties
+from stack.settings import StackSettings
+from tests import scenario as ref
+from tests.kafka_util import read_all
+from tests.pipeline import check_commit_history, commit_history
+
+TABLES = ("readings", "turbine_agg_1m", "turbine_agg_10m", "site_agg_1h", "alerts", "late_readings", "rejected")
+STATS = ("sample_count", "avg_value", "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage")
+
+
+@dataclass
+class Sent:
+    accepted: set[str]  # V: what the bridge acknowledged (on time, duplicates and late)
+    poison: list[bytes]
+
+
+def _poll(what: str, check: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(2)
+
+
+def _pg(stack: StackSettings, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(stack.postgres_dsn, options="-c timezone=UTC") as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def register_scenario(stack: StackSettings, sc: ref.Scenario) -> None:
+    register(stack.postgres_dsn, [sc.site], sc.turbines)
+
+
+def send_ontime(stack: StackSettings, names: Names, target: str, sc: ref.Scenario,
+                on_batch: Callable[[int], None] | None = None) -> Sent:
+    """On-time readings, then duplicates of some of them, then poison straight into Kafka."""
+    report = simulator.send_readings(target, sc.ontime, batch_size=500, edge_id="edge-oracle", on_batch=on_batch)
+    dup = simulator.send_readings(target, sc.duplicates, batch_size=500, edge_id="edge-oracle")
+    assert report.rejected == 0 and dup.rejected == 0, "the bridge refused scenario readings"
+    schema_id = SchemaRegistryClient({"url": stack.registry_url}).get_latest_version(f"{names.raw_topic}-value").schema_id
+    poison = ref.poison(schema_id)
+    producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "enable.idempotence": True})
+    for raw in poison:  # stamped with an old time: poison must not move the watermark either
+        producer.produce(names.raw_topic, key=b"T-poison", value=raw, timestamp=sc.base_ms)
+    assert producer.flush(30) == 0
+    return Sent(report.accepted_ids | dup.accepted_ids, poison)
+
+
+def close_windows_then_send_late(stack: StackSettings, target: str, sc: ref.Scenario, sent: Sent,
+                                 timeout_s: float = 300) -> None:
+    """Ticks move event time past every window; once the site's hour is in Postgres, send the late ones.
+
+    The tick turbine keeps sending (once a second, as a live turbine does) until then: when every
+    partition falls silent at once, they all turn idle together and the watermark stays where it was.
+    """
+    def fired() -> bool:
+        tick = sc.next_tick()
+        simulator.send_readings(target, [tick], edge_id="edge-oracle")
+        return bool(_pg(stack, "SELECT 1 FROM site_agg_1h WHERE site_id = %s", sc.site.site_id))
+
+    _poll("the site's 1-hour row in Postgres (all windows fired)", fired, timeout_s)
+    late = simulator.send_readings(target, sc.late, batch_size=500, edge_id="edge-oracle")
+    assert late.rejected == 0
+    sent.accepted |= late.accepted_ids
+
+
+def _scan(stack: StackSettings, names: Names, table: str, column: str, values: set[str]) -> pd.DataFrame:
+    tbl = open_catalog(catalog_properties(stack)).load_table(names.table(table))
+    return tbl.scan(row_filter=In(column, values)).to_pandas()
+
+
+def wait_for_sinks(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent, timeout_s: float = 300) -> None:
+    turbines = sc.turbine_ids
+    expected_raw = len(ref.ids(sc.ontime) | ref.ids(sc.late))
+    alerts_expected = len(ref.alerts_and_lkg(sc)[0])
+    _poll("raw readings in Iceberg", lambda: len(_scan(stack, names, "readings", "turbine_id", turbines)) >= expected_raw,
+          timeout_s)
+    _poll("late readings in Iceberg",
+          lambda: len(_scan(stack, names, "late_readings", "turbine_id", turbines)) >= len(sc.late), timeout_s)
+    _poll("alerts in Iceberg", lambda: len(_scan(stack, names, "alerts", "turbine_id", turbines)) >= alerts_expected,
+          timeout_s)
+    time.sleep(8)  # a further checkpoint: anything duplicated would show now
+
+
+def _ms(ts: Any) -> int:
+    return int(pd.Timestamp(ts).timestamp() * 1000)
+
+
+def _compare(name: str, want: pd.DataFrame, got: dict[tuple[Any, ...], dict[str, float]], keys: list[str]) -> list[str]:
+    problems = []
+    expected = {tuple(row[k] for k in keys): row for row in want.to_dict("records")}
+    if set(expected) != set(got):
+        missing, extra = set(expected) - set(got), set(got) - set(expected)
+        problems.append(f"{name}: {len(missing)} rows missing (e.g. {sorted(missing)[:2]}), "
+                        f"{len(extra)} unexpected (e.g. {sorted(extra)[:2]})")
+    for key in set(expected) & set(got):
+        for stat in STATS:
+            a, b = float(expected[key][stat]), float(got[key][stat])
+            if not math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6):
+                problems.append(f"{name} {key} {stat}: reference {a} job {b}")
+    return problems
+
+
+def verify(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent) -> list[str]:
+    """Oracle points (a) to (f) of RELIABILITY.md over Iceberg, Postgres, Redis and Kafka."""
+    problems: list[str] = []
+    turbines = sc.turbine_ids
+    late_ids = ref.ids(sc.late)
+    v = sent.accepted  # the ticks are not in it: their turbine is not in the scenario
+    # (a) raw: count == distinct == V
+    raw = _scan(stack, names, "readings", "turbine_id", turbines)
+    if len(raw) != raw.msg_id.nunique() or set(raw.msg_id) != v:
+        problems.append(f"(a) raw: {len(raw)} rows, {raw.msg_id.nunique()} distinct, V has {len(v)}; "
+                        f"missing {len(v - set(raw.msg_id))}, unexpected {len(set(raw.msg_id) - v)}")
+    # late rows are exactly the readings sent after their windows fired
+    late = _scan(stack, names, "late_readings", "turbine_id", turbines)
+    if sorted(late.msg_id) != sorted(late_ids):
+        problems.append(f"late: {len(late)} rows, expected {len(late_ids)}")
+    # (b) aggregates in Iceberg and Postgres
+    ontime = ref.frame(sc.ontime).drop_duplicates(["turbine_id", "sensor_id", "event_time"])
+    want = {
+        "turbine_agg_1m": (ref.windows(ontime, 60_000, ["turbine_id", "sensor_id"]), ["turbine_id", "sensor_id", "window_start"]),
+        "turbine_agg_10m": (ref.windows(ontime, 600_000, ["turbine_id", "sensor_id"]), ["turbine_id", "sensor_id", "window_start"]),
+        "site_agg_1h": (ref.windows(ontime, 3_600_000, ["sensor_type"]).assign(site_id=sc.site.site_id),
+                        ["site_id", "sensor_type", "window_start"]),
+    }
+    window_total = 0
+    for table, (expected, keys) in want.items():
+        column, values = ("site_id", {sc.site.site_id}) if table == "site_agg_1h" else ("turbine_id", turbines)
+        ice = _scan(stack, names, table, column, values)
+        if table == "turbine_agg_1m":
+            window_total = int(ice.sample_count.sum())
+        if len(ice) != len(ice.drop_duplicates(keys)):
+            problems.append(f"(b) Iceberg {table}: duplicate window rows")
+        got = {tuple(_ms(r[k]) if k == "window_start" else r[k] for k in keys): r for r in ice.to_dict("records")}
+        problems += _compare(f"(b) Iceberg {table}", expected, got, keys)
+        cols = ", ".join([*keys, *STATS])
+        rows = _pg(stack, f"SELECT {cols} FROM {table} WHERE {column} = ANY(%s)", list(values))  # noqa: S608 (fixed names)
+        pg = {tuple(_ms(x) if k == "window_start" else x for k, x in zip(keys, r[:len(keys)])): dict(zip(STATS, r[len(keys):]))
+              for r in rows}
+        problems += _compare(f"(b) Postgres {table}", expected, pg, keys)
+    # (c) dead letters: exactly the poison, with reason, raw bytes and origin
+    rejected = _scan(stack, names, "rejected", "source_topic", {names.raw_topic})
+    if sorted(rejected.raw_value) != sorted(sent.poison):
+        problems.append(f"(c) rejected: {len(rejected)} rows, expected the {len(sent.poison)} poison records")
+    if sorted(rejected.reason_code) != ["BAD_MAGIC_BYTE", "UNDECODABLE_AVRO", "UNKNOWN_SCHEMA_ID"]:
+        problems.append(f"(c) reasons {sorted(rejected.reason_code)}")
+    if rejected.source_offset.isna().any() or (rejected.source_offset < 0).any():
+        problems.append("(c) a dead letter without its Kafka origin")
+    # (d) alerts: equal the reference, no duplicates, in Iceberg and on Kafka
+    keyed, lkg = ref.alerts_and_lkg(sc)
+    want_ids = ref.alert_ids(keyed)
+    ice_alerts = _scan(stack, names, "alerts", "turbine_id", turbines)
+    if sorted(ice_alerts.alert_id) != sorted(want_ids):
+        got_keys = {(r["turbine_id"], r["sensor_id"], r["rule"], r["status"], _ms(r["event_time"]))
+                    for r in ice_alerts.to_dict("records")}
+        problems.append(f"(d) Iceberg alerts: {len(ice_alerts)} rows, expected {len(want_ids)}; "
+                        f"missing {sorted(keyed - got_keys)[:3]}, unexpected {sorted(got_keys - keyed)[:3]}")
+    kafka_alerts = [json.loads(m.value()) for m in read_all(stack.kafka_bootstrap, names.alerts_topic, timeout_s=30)]
+    kafka_ids = Counter(a["alert_id"] for a in kafka_alerts if a["turbine_id"] in turbines)
+    if set(kafka_ids) != want_ids or max(kafka_ids.values(), default=1) != 1:
+        problems.append(f"(d) Kafka alerts: {sum(kafka_ids.values())} records, {len(kafka_ids)} distinct, expected {len(want_ids)}")
+    # (b) Kafka aggregates: each window row once, committed
+    aggs = [json.loads(m.value()) for m in read_all(stack.kafka_bootstrap, names.aggregates_topic, timeout_s=30)]
+    agg_keys = Counter((a["grain"], a["turbine_id"], a["sensor_id"], a["window_start"]) for a in aggs if a["turbine_id"] in turbines)
+    n_expected = len(want["turbine_agg_1m"][0]) + len(want["turbine_agg_10m"][0])
+    if len(agg_keys) != n_expected or max(agg_keys.values(), default=1) != 1:
+        problems.append(f"(b) Kafka aggregates: {sum(agg_keys.values())} records, {len(agg_keys)} distinct, expected {n_expected}")
+    # last-known-good in Redis: the newest good reading per channel, never older
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    for tid, channels in lkg.items():
+        stored = client.hgetall(lkg_key(names.redis_prefix, tid))
+        for channel, (value, t) in channels.items():
+            if stored.get(f"{channel}:t") != str(t) or not math.isclose(float(stored.get(channel, "nan")), value):
+                problems.append(f"Redis {tid} {channel}: stored {stored.get(channel)}@{stored.get(f'{channel}:t')}, "
+                                f"reference {value}@{t}")
+    # (e) committer history of every table
+    for table in TABLES:
+        history = commit_history(stack, names.table(table))
+        problems += [f"(e) {table}: {p}" for p in check_commit_history(history)]
+    # (f) window counts plus late rows == |V|
+    counted = window_total + len(late)
+    if counted != len(v):
+        problems.append(f"(f) 1-minute window counts + late rows = {counted}, |V| = {len(v)}")
+    return problems
