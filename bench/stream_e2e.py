@@ -1,0 +1,147 @@
+"""End to end through the stream job: readings/s drained from Kafka into every sink, exactly-once on,
+against a single Python process that only consumes and decodes the same records (the baseline),
+measured in the same run; plus checkpointed state and memory per turbine.
+
+    python -m bench.stream_e2e [--readings 60000] [--turbines 500] [--runs 3]
+
+Each run: the simulated fleet sends --readings through the bridge (plaintext, in process) into a
+fresh topic, then a fresh job (own consumer group, namespace and checkpoints) drains that backlog.
+The job's rate is counted between its first and last Iceberg commits of wind.readings, so JVM
+start-up and job submission are not in it. Medians of --runs are written to
+bench/results/stream_e2e.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform as host_platform
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+import schemas
+from anemos import platform
+from anemos.runner import IngestJob
+from edge_bridge import simulator
+from edge_bridge.server import Bridge
+from edge_bridge.settings import BridgeSettings
+from iceberg.catalog import open_catalog
+from stack import manager
+from stack.settings import StackSettings
+from udfs.wire import ReadingDecoder
+
+RESULTS = Path(__file__).resolve().parent / "results" / "stream_e2e.json"
+
+
+def committed_rows(stack: StackSettings, table: str) -> int:
+    snap = open_catalog(manager.catalog_properties(stack)).load_table(table).current_snapshot()
+    return int(snap.summary.additional_properties.get("total-records", 0)) if snap and snap.summary else 0
+
+
+def group_rss_mb(pgid: int) -> float:
+    """Resident memory of every process in the job's process group (client, JVM, Python workers)."""
+    out = subprocess.run(["ps", "-o", "rss=", "-g", str(pgid)], capture_output=True, text=True, check=False).stdout
+    return sum(int(x) for x in out.split()) / 1024
+
+
+def baseline_rate(stack: StackSettings, topic: str, n: int) -> float:
+    """One Python process: consume and decode every record (no state, no sinks)."""
+    client = SchemaRegistryClient({"url": stack.registry_url})
+    decoder = ReadingDecoder(schemas.load("sensor_reading"), lambda sid: client.get_schema(sid).schema_str)
+    consumer = Consumer({"bootstrap.servers": stack.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    seen, started = 0, 0.0
+    try:
+        while seen < n:
+            for msg in consumer.consume(1000, timeout=1.0):
+                if msg.error():
+                    continue
+                if not started:
+                    started = time.perf_counter()
+                decoder.decode(msg.value(), lambda _e: False)
+                seen += 1
+    finally:
+        consumer.close()
+    return n / (time.perf_counter() - started)
+
+
+def one_run(stack: StackSettings, n: int, turbines: int, seed: int) -> dict[str, float]:
+    tag = uuid.uuid4().hex[:8]
+    names = platform.Names(f"bench.{tag}.raw", f"bench.{tag}.dlq", f"bench.{tag}.aggregates", f"bench.{tag}.alerts",
+                           f"bench_{tag}", f"bench:{tag}")
+    platform.ensure(stack, names)
+    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
+                                              dlq_topic=names.dlq_topic)).start()
+    try:
+        t0 = time.perf_counter()
+        report = simulator.send(f"127.0.0.1:{bridge.port}", n, turbines=turbines, batch_size=1000, seed=seed,
+                                edge_id="edge-bench")
+        bridge_rate = report.accepted / (time.perf_counter() - t0)
+    finally:
+        bridge.stop()
+    base = baseline_rate(stack, names.raw_topic, report.accepted)
+    with tempfile.TemporaryDirectory() as tmp:
+        job = IngestJob(stack, names, Path(tmp) / "checkpoints", consumer_group=f"bench-{tag}", job_name=f"bench-{tag}",
+                        checkpoint_interval_ms=5_000, log_path=Path(tmp) / "job.log").start()
+        try:
+            job.wait_submitted()
+            samples: list[tuple[float, int]] = []
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline:
+                rows = committed_rows(stack, names.readings_table)
+                if rows and (not samples or rows != samples[-1][1]):
+                    samples.append((time.perf_counter(), rows))
+                if rows >= report.accepted:
+                    break
+                time.sleep(0.5)
+            rss = group_rss_mb(job.proc.pid) if job.proc else 0.0
+            chk = sorted((Path(tmp) / "checkpoints").glob("*/chk-*"), key=lambda p: p.stat().st_mtime)
+            shared = sum(f.stat().st_size for f in (Path(tmp) / "checkpoints").rglob("*") if f.is_file())
+        finally:
+            job.stop()
+    if len(samples) < 2 or samples[-1][1] < report.accepted:
+        raise RuntimeError(f"the job stored {samples[-1][1] if samples else 0} of {report.accepted} readings")
+    (t_first, c_first), (t_last, c_last) = samples[0], samples[-1]
+    rate = (c_last - c_first) / (t_last - t_first)
+    return {"job_readings_per_s": rate, "baseline_decode_per_s": base, "ratio": rate / base,
+            "bridge_readings_per_s": bridge_rate, "state_bytes_per_turbine": shared / turbines,
+            "job_rss_mb": rss, "job_rss_kb_per_turbine": rss * 1024 / turbines, "checkpoints": len(chk)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.stream_e2e", description=__doc__.splitlines()[0])
+    p.add_argument("--readings", type=int, default=60_000)
+    p.add_argument("--turbines", type=int, default=500)
+    p.add_argument("--runs", type=int, default=3)
+    args = p.parse_args()
+    stack = StackSettings()
+    manager.up(stack)
+    runs = []
+    for i in range(args.runs):
+        r = one_run(stack, args.readings, args.turbines, seed=100 + i)
+        runs.append(r)
+        print(f"run {i + 1}: job {r['job_readings_per_s']:,.0f} readings/s, baseline decode {r['baseline_decode_per_s']:,.0f}/s, "
+              f"ratio {r['ratio']:.3f}, state {r['state_bytes_per_turbine']:,.0f} B/turbine, RSS {r['job_rss_mb']:,.0f} MB",
+              flush=True)
+    median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    result = {"readings": args.readings, "turbines": args.turbines, "runs": runs, "median": median,
+              "host": {"cpus": os.cpu_count(), "python": host_platform.python_version()},
+              "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"median: job {median['job_readings_per_s']:,.0f} readings/s end to end (exactly-once), "
+          f"baseline {median['baseline_decode_per_s']:,.0f}/s, ratio {median['ratio']:.3f}; "
+          f"state {median['state_bytes_per_turbine']:,.0f} B/turbine; RSS {median['job_rss_mb']:,.0f} MB -> {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
