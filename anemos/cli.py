@@ -168,7 +168,7 @@ def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the rows in Iceberg")] = 300.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """End to end on the local stack: gRPC -> Kafka -> PyFlink -> Iceberg, then sent vs stored."""
+    """End to end on the local stack: gRPC -> Kafka -> PyFlink -> Iceberg, Postgres, Redis; sent vs stored."""
     from anemos import demo as demo_mod
 
     result = demo_mod.run(StackSettings(), readings, turbines, seed, timeout, quiet=as_json)
@@ -177,9 +177,13 @@ def demo(
         ("sent through gRPC", result.sent), ("acknowledged by the bridge", result.acknowledged),
         ("rows in Iceberg wind.readings", result.stored_rows), ("distinct msg_id in Iceberg", result.stored_distinct),
         ("acknowledged but missing", result.missing), ("stored but never sent", result.unexpected),
+        ("Postgres 1-minute rows (these turbines)", result.postgres_1m_rows),
+        ("Postgres 10-minute rows (these turbines)", result.postgres_10m_rows),
+        ("Redis last-known-good turbines", f"{result.redis_lkg_turbines} of {result.turbines}"),
     ):
         t.add_row(label, str(value))
-    verdict = "[green]sent == stored, exactly once[/green]" if result.ok else "[red]MISMATCH[/red]"
+    verdict = ("[green]sent == stored, exactly once; aggregates in Postgres, last-known-good in Redis[/green]" if result.ok
+               else "[red]MISMATCH[/red]")
     _emit(result.as_dict(), as_json, t)
     if not as_json:
         Console().print(verdict)

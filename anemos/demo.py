@@ -1,4 +1,4 @@
-"""The end-to-end run: stack up, set up, bridge and job started, readings sent, Iceberg checked."""
+"""The end-to-end run: stack up, set up, bridge and job started, readings sent, every sink checked."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from rich.progress import Progress
 
 from anemos import platform
+from anemos.observe import turbine_outputs
 from anemos.runner import IngestJob, wait_for_rows
 from edge_bridge import registry, simulator
 from edge_bridge.certs import channel_credentials, ensure_dev_pki
@@ -32,11 +33,16 @@ class DemoResult:
     stored_distinct: int
     missing: int
     unexpected: int
+    turbines: int
+    postgres_1m_rows: int
+    postgres_10m_rows: int
+    redis_lkg_turbines: int
     seconds: float
 
     @property
     def ok(self) -> bool:
-        return self.stored_rows == self.stored_distinct == self.acknowledged and self.missing == 0 and self.unexpected == 0
+        exactly_once = self.stored_rows == self.stored_distinct == self.acknowledged and self.missing == 0 and self.unexpected == 0
+        return exactly_once and self.postgres_1m_rows > 0 and self.redis_lkg_turbines == self.turbines
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "exactly_once": self.ok}
@@ -47,7 +53,8 @@ def run(stack: StackSettings, readings: int, turbines: int, seed: int, timeout_s
     manager.up(stack)
     platform.ensure(stack)
     edge_id = f"demo-{int(time.time())}"
-    registry.register(stack.postgres_dsn, *simulator.small_fleet(seed, turbines, edge_id))
+    sites, fleet = simulator.small_fleet(seed, turbines, edge_id)
+    registry.register(stack.postgres_dsn, sites, fleet)
     pki = ensure_dev_pki(stack.path("certs"))
     credentials = channel_credentials(pki.ca.cert, pki.edge(edge_id))
     bridge = Bridge(BridgeSettings.from_stack(stack)).start()
@@ -63,6 +70,7 @@ def run(stack: StackSettings, readings: int, turbines: int, seed: int, timeout_s
                 on_batch=lambda k: progress.advance(task, k), credentials=credentials,
             )
         ids = wait_for_rows(stack, "wind.readings", report.accepted, edge_id=edge_id, timeout_s=timeout_s, settle_s=6)
+        outputs = turbine_outputs(stack, platform.Names(), {t.turbine_id for t in fleet})
     finally:
         job.stop()
         bridge.stop()
@@ -70,5 +78,6 @@ def run(stack: StackSettings, readings: int, turbines: int, seed: int, timeout_s
     return DemoResult(
         edge_id=edge_id, sent=report.sent, acknowledged=report.accepted, rejected=report.rejected,
         stored_rows=len(ids), stored_distinct=len(stored), missing=len(report.accepted_ids - stored),
-        unexpected=len(stored - report.accepted_ids), seconds=round(time.monotonic() - started, 1),
+        unexpected=len(stored - report.accepted_ids), turbines=len(fleet), **outputs,
+        seconds=round(time.monotonic() - started, 1),
     )

@@ -45,3 +45,13 @@ def sink_counts(stack: StackSettings, names: Names = Names()) -> dict[str, Any]:
     lkg = sum(1 for _ in client.scan_iter(match=f"{names.redis_prefix}:lkg:*", count=1000))
     kafka = {t: _topic_records(stack.kafka_bootstrap, t) for t in (names.aggregates_topic, names.alerts_topic, names.dlq_topic)}
     return {"iceberg_rows": iceberg, "postgres_rows": postgres, "redis_lkg_turbines": lkg, "kafka_offsets": kafka}
+
+
+def turbine_outputs(stack: StackSettings, names: Names, turbine_ids: set[str]) -> dict[str, int]:
+    """Rows the job wrote for these turbines: Postgres 1-minute and 10-minute rows, Redis last-known-good hashes."""
+    with psycopg.connect(stack.postgres_dsn) as conn:
+        rows_1m = conn.execute("SELECT count(*) FROM turbine_agg_1m WHERE turbine_id = ANY(%s)", (list(turbine_ids),)).fetchone()[0]
+        rows_10m = conn.execute("SELECT count(*) FROM turbine_agg_10m WHERE turbine_id = ANY(%s)", (list(turbine_ids),)).fetchone()[0]
+    client = redis.Redis.from_url(stack.redis_url)
+    lkg = sum(client.exists(f"{names.redis_prefix}:lkg:{t}") for t in turbine_ids)
+    return {"postgres_1m_rows": rows_1m, "postgres_10m_rows": rows_10m, "redis_lkg_turbines": lkg}

@@ -88,6 +88,13 @@ def close_windows_then_send_late(stack: StackSettings, target: str, sc: ref.Scen
     sent.accepted |= late.accepted_ids
 
 
+def finish(stack: StackSettings, names: Names, target: str, sc: ref.Scenario, sent: Sent) -> list[str]:
+    """Close the windows, send the late readings, wait for every sink, then check them all."""
+    close_windows_then_send_late(stack, target, sc, sent)
+    wait_for_sinks(stack, names, sc, sent)
+    return verify(stack, names, sc, sent)
+
+
 def _scan(stack: StackSettings, names: Names, table: str, column: str, values: set[str]) -> pd.DataFrame:
     tbl = open_catalog(catalog_properties(stack)).load_table(names.table(table))
     return tbl.scan(row_filter=In(column, values)).to_pandas()

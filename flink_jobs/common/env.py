@@ -60,6 +60,10 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     conf.set_string("restart-strategy.type", "exponential-delay")
     # Python keyed state is cached per slot; a cache smaller than the keys collapses throughput
     conf.set_string("python.state.cache-size", str(settings.python_state_cache))
+    # the same for map state entries (default 1,000): per-turbine channel maps must stay cached,
+    # or every reading becomes a round trip from the Python worker to the JVM's RocksDB
+    conf.set_string("python.map-state.read-cache-size", str(settings.python_state_cache))
+    conf.set_string("python.map-state.write-cache-size", str(settings.python_state_cache))
     conf.set_string("python.fn-execution.bundle.time", "200")
     # the Iceberg and Kafka jars are loaded child-first by the user class loader
     conf.set_string("classloader.check-leaked-classloader", "false")
@@ -75,4 +79,6 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     t_env.get_config().set("table.exec.source.idle-timeout", f"{settings.idle_timeout_s} s")
     # window bounds (TIMESTAMP) and instants (TIMESTAMP_LTZ) convert in UTC, whatever the host's zone
     t_env.get_config().set("table.local-time-zone", "UTC")
+    # state of the SQL operators that keep it per key (the msg_id dedupe): forgotten after this
+    t_env.get_config().set("table.exec.state.ttl", f"{settings.dedupe_ttl_ms} ms")
     return env, t_env

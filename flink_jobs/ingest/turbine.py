@@ -1,4 +1,4 @@
-"""Per-turbine keyed state: dedupe, enrichment, lateness, anomaly rules, telemetry loss, last-known-good.
+"""Per-turbine keyed state: enrichment, lateness, anomaly rules, telemetry loss, last-known-good.
 
 Thin glue: every decision is a pure function of udfs/ (anomaly steps, lateness); this module
 only moves their state in and out of explicitly typed Flink state and routes the outputs.
@@ -14,9 +14,8 @@ from dataclasses import fields
 from typing import Any
 
 from pyflink.common import Row
-from pyflink.common.time import Time
 from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext, TimeDomain
-from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from flink_jobs.ingest.registry import RegistryCache, TurbineInfo
 from flink_jobs.ingest.sinks import LkgWriter
@@ -47,28 +46,18 @@ def _alert_row(a: Alert, site_id: str | None) -> Row:
 
 
 class TurbineProcessor(KeyedProcessFunction):
-    """Keyed by turbine_id. Main output: new, on-time, enriched readings (the windows' input).
+    """Keyed by turbine_id, after the msg_id dedupe. Main output: on-time, enriched readings (the windows' input).
     Side outputs: ``late`` (their 1-minute window already fired) and ``alerts``."""
 
-    def __init__(self, *, dsn: str, redis_url: str, redis_prefix: str, dedupe_ttl_ms: int, loss_after_ms: int,
+    def __init__(self, *, dsn: str, redis_url: str, redis_prefix: str, loss_after_ms: int,
                  registry_refresh_s: float, lkg_flush_ms: int, channel: ChannelConfig = ChannelConfig(),
                  power: PowerConfig = PowerConfig()) -> None:
         self._dsn, self._redis_url, self._redis_prefix = dsn, redis_url, redis_prefix
-        self._dedupe_ttl_ms, self._loss_after_ms = dedupe_ttl_ms, loss_after_ms
+        self._loss_after_ms = loss_after_ms
         self._registry_refresh_s, self._lkg_flush_ms = registry_refresh_s, lkg_flush_ms
         self._channel_cfg, self._power_cfg = channel, power
 
     def open(self, ctx: RuntimeContext) -> None:
-        seen = MapStateDescriptor("seen_msg_ids", Types.STRING(), Types.LONG())
-        # processing-time TTL: at least the edge's retry horizon, so a re-sent batch is still recognised
-        seen.enable_time_to_live(
-            StateTtlConfig.new_builder(Time.milliseconds(self._dedupe_ttl_ms))
-            .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
-            .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-            .cleanup_in_rocksdb_compact_filter(1000)
-            .build()
-        )
-        self._seen = ctx.get_map_state(seen)
         self._channels = ctx.get_map_state(MapStateDescriptor("channels", Types.STRING(), CHANNEL_STATE))
         self._power = ctx.get_state(ValueStateDescriptor("power", POWER_STATE))
         self._loss = ctx.get_state(ValueStateDescriptor("loss", LOSS_STATE))
@@ -77,7 +66,6 @@ class TurbineProcessor(KeyedProcessFunction):
         self._registry = RegistryCache(self._dsn, self._registry_refresh_s)
         self._writer = LkgWriter(self._redis_url, self._redis_prefix)
         group = ctx.get_metrics_group()
-        self._duplicates = group.counter("duplicates_dropped")
         self._late = group.counter("late_readings")
         self._alerts = group.counter("alerts_emitted")
 
@@ -85,10 +73,6 @@ class TurbineProcessor(KeyedProcessFunction):
         self._writer.close()
 
     def process_element(self, r: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        if self._seen.contains(r.msg_id):
-            self._duplicates.inc()
-            return
-        self._seen.put(r.msg_id, r.event_time_ms)
         info = self._registry.get(r.turbine_id)
         watermark = ctx.timer_service().current_watermark()
         row = Row(*r, info.site_id if info else None, info.region if info else None, info.model.model if info else None,

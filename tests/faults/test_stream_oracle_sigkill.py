@@ -47,9 +47,7 @@ def test_sigkill_mid_stream_then_restore_keeps_the_oracle(stack: StackSettings, 
         assert checkpoints.latest(tmp_path / "checkpoints") is not None
         job.start(restore_latest=True)
         job.wait_submitted()
-        oracle.close_windows_then_send_late(stack, target, sc, sent)
-        oracle.wait_for_sinks(stack, names, sc, sent)
-        problems = oracle.verify(stack, names, sc, sent)
+        problems = oracle.finish(stack, names, target, sc, sent)
     finally:
         job.stop()
         bridge.stop()

@@ -25,9 +25,7 @@ def test_every_sink_equals_the_reference_model(stack: StackSettings, names: Name
     try:
         job.wait_submitted()
         sent = oracle.send_ontime(stack, names, target, sc)
-        oracle.close_windows_then_send_late(stack, target, sc, sent)
-        oracle.wait_for_sinks(stack, names, sc, sent)
-        problems = oracle.verify(stack, names, sc, sent)
+        problems = oracle.finish(stack, names, target, sc, sent)
     finally:
         job.stop()
         bridge.stop()
