@@ -79,6 +79,9 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     t_env.get_config().set("table.exec.source.idle-timeout", f"{settings.idle_timeout_s} s")
     # window bounds (TIMESTAMP) and instants (TIMESTAMP_LTZ) convert in UTC, whatever the host's zone
     t_env.get_config().set("table.local-time-zone", "UTC")
+    # one aggregation phase: a local/global split only copies each window's percentile map
+    # from one RocksDB state to another when the windows run in a single subtask per key group
+    t_env.get_config().set("table.optimizer.agg-phase-strategy", "ONE_PHASE")
     # state of the SQL operators that keep it per key (the msg_id dedupe): forgotten after this
     t_env.get_config().set("table.exec.state.ttl", f"{settings.dedupe_ttl_ms} ms")
     return env, t_env

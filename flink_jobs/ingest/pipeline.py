@@ -34,7 +34,7 @@ TURBINE_AGG_COLUMNS = ["turbine_id", "sensor_id", "window_start", "window_end", 
                        "avg_value", "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage", "version"]
 SITE_AGG_COLUMNS = ["site_id", "sensor_type", "window_start", "window_end", "turbines", "sample_count", "avg_value",
                     "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage", "version"]
-HOT_TABLES = (  # (SQL view, Postgres table, columns, primary key)
+HOT_TABLES = (  # (view of window rows, Postgres table, columns, primary key)
     ("turbine_agg_1m", "turbine_agg_1m", TURBINE_AGG_COLUMNS, ["turbine_id", "sensor_id", "window_start"]),
     ("turbine_agg_10m", "turbine_agg_10m", TURBINE_AGG_COLUMNS, ["turbine_id", "sensor_id", "window_start"]),
     ("site_agg_1h", "site_agg_1h", SITE_AGG_COLUMNS, ["site_id", "sensor_type", "window_start"]),
@@ -99,26 +99,29 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
     t_env.create_temporary_view("late_records", t_env.from_data_stream(readings.get_side_output(LATE)))
     t_env.create_temporary_view("alert_records", t_env.from_data_stream(readings.get_side_output(ALERTS)))
     t_env.create_temporary_view("rejected_records", t_env.from_data_stream(decoded.get_side_output(REJECTED)))
-    for view, minutes in (("turbine_agg_1m", 1), ("turbine_agg_10m", 10)):
+    for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10)):
         for statement in sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes}):
             t_env.execute_sql(statement)
     for statement in sql.load("flink/site_window.sql", params):
         t_env.execute_sql(statement)
+
+    # each window is computed once: its rows go to Postgres from Python, and back into SQL
+    # (the views the inserts read) for Iceberg and Kafka
+    for view, table, columns, key in HOT_TABLES:
+        rows = t_env.to_data_stream(t_env.from_path(f"{view}_window"))
+        (
+            rows.process(PostgresUpsert(settings.postgres_dsn, table, columns, key, settings.hot_retention_days))
+            .uid(f"postgres-{table}")
+            .name(f"postgres-{table}")
+            .sink_to(discarding_sink())  # the upserts are the effect; a graph needs a sink to run them
+        )
+        t_env.create_temporary_view(view, t_env.from_data_stream(rows))
 
     statements = t_env.create_statement_set()
     for name in ("insert_readings.sql", "insert_late.sql", "insert_dlq.sql", "insert_alerts.sql", "insert_aggregates.sql"):
         for statement in sql.load(f"flink/{name}", params):
             statements.add_insert_sql(statement)
     statements.attach_as_datastream()
-
-    for view, table, columns, key in HOT_TABLES:
-        (
-            t_env.to_data_stream(t_env.from_path(view))
-            .process(PostgresUpsert(settings.postgres_dsn, table, columns, key, settings.hot_retention_days))
-            .uid(f"postgres-{table}")
-            .name(f"postgres-{table}")
-            .sink_to(discarding_sink())  # the upserts are the effect; a graph needs a sink to run them
-        )
 
 
 def discarding_sink() -> Sink:

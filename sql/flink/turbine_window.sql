@@ -2,11 +2,15 @@
 -- Statistics as defined in udfs/windows.py: population stddev, linear percentiles,
 -- coverage = count / (window length / sampling interval); version = readings in the row.
 -- Window bounds are TIMESTAMP(3) in UTC (table.local-time-zone).
+-- One PERCENTILE call with an array of ranks: one accumulator (a map in RocksDB) instead of three.
 CREATE TEMPORARY VIEW ${view} AS
-SELECT turbine_id, sensor_id, MAX(sensor_type) AS sensor_type, MAX(site_id) AS site_id, window_start, window_end,
-       COUNT(*) AS sample_count, AVG(`value`) AS avg_value, MIN(`value`) AS min_value, MAX(`value`) AS max_value,
-       STDDEV_POP(`value`) AS stddev_value, PERCENTILE(`value`, 0.5) AS p50, PERCENTILE(`value`, 0.95) AS p95,
-       PERCENTILE(`value`, 0.99) AS p99, CAST(COUNT(*) AS DOUBLE) * ${sample_interval_ms} / (${window_minutes} * 60000) AS coverage,
-       COUNT(*) AS version
-FROM TABLE(TUMBLE(TABLE ontime_readings, DESCRIPTOR(rowtime), INTERVAL '${window_minutes}' MINUTE))
-GROUP BY turbine_id, sensor_id, window_start, window_end;
+SELECT turbine_id, sensor_id, sensor_type, site_id, window_start, window_end, sample_count, avg_value, min_value,
+       max_value, stddev_value, pct[1] AS p50, pct[2] AS p95, pct[3] AS p99, coverage, version
+FROM (
+  SELECT turbine_id, sensor_id, MAX(sensor_type) AS sensor_type, MAX(site_id) AS site_id, window_start, window_end,
+         COUNT(*) AS sample_count, AVG(`value`) AS avg_value, MIN(`value`) AS min_value, MAX(`value`) AS max_value,
+         STDDEV_POP(`value`) AS stddev_value, PERCENTILE(`value`, ARRAY[0.5, 0.95, 0.99]) AS pct,
+         CAST(COUNT(*) AS DOUBLE) * ${sample_interval_ms} / (${window_minutes} * 60000) AS coverage, COUNT(*) AS version
+  FROM TABLE(TUMBLE(TABLE ontime_readings, DESCRIPTOR(rowtime), INTERVAL '${window_minutes}' MINUTE))
+  GROUP BY turbine_id, sensor_id, window_start, window_end
+);

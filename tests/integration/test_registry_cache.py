@@ -1,0 +1,38 @@
+"""The job's view of the turbine registry follows Postgres while it runs, and survives Postgres hiccups."""
+
+import uuid
+
+import pytest
+
+from edge_bridge.registry import Site, Turbine, register
+from flink_jobs.ingest.registry import RegistryCache
+from stack.settings import StackSettings
+
+pytestmark = pytest.mark.integration
+
+
+def test_enrichment_follows_registry_changes_without_a_restart(stack: StackSettings) -> None:
+    tag = uuid.uuid4().hex[:8]
+    a, b = Site(f"A-{tag}", "A", "north-sea", 54.0, 7.0), Site(f"B-{tag}", "B", "baltic", 55.0, 13.0)
+    turbine = Turbine(f"R{tag}", a.site_id, "AN-3.6-130", 54.0, 7.0, "edge-reg")
+    register(stack.postgres_dsn, [a, b], [turbine])
+    cache = RegistryCache(stack.postgres_dsn, refresh_s=0.0)  # reload on every lookup
+    info = cache.get(turbine.turbine_id)
+    assert info is not None and (info.site_id, info.region, info.model.model, info.protected) == (a.site_id, "north-sea", "AN-3.6-130", False)
+    assert info.model.rated_kw == 3_600.0 and len(info.model.curve) > 10
+
+    register(stack.postgres_dsn, [a, b], [Turbine(turbine.turbine_id, b.site_id, "AN-6.0-170", 55.0, 13.0, "edge-reg", protected=True)])
+    moved = cache.get(turbine.turbine_id)
+    assert moved is not None and (moved.site_id, moved.region, moved.model.model, moved.protected) == (b.site_id, "baltic", "AN-6.0-170", True)
+    assert cache.get("nobody-" + tag) is None
+
+
+def test_a_failed_reload_keeps_the_last_good_copy(stack: StackSettings) -> None:
+    tag = uuid.uuid4().hex[:8]
+    site = Site(f"C-{tag}", "C", "north-sea", 54.0, 7.0)
+    register(stack.postgres_dsn, [site], [Turbine(f"K{tag}", site.site_id, "AN-2.0-90", 54.0, 7.0, "edge-reg")])
+    cache = RegistryCache(stack.postgres_dsn, refresh_s=0.0)
+    assert cache.get(f"K{tag}") is not None
+    cache._dsn = stack.postgres_dsn.replace(str(stack.postgres_port), "1")  # nothing listens there
+    info = cache.get(f"K{tag}")
+    assert info is not None and info.site_id == site.site_id
