@@ -2,9 +2,10 @@
 against a single Python process that only consumes and decodes the same records (the baseline),
 measured in the same run; plus checkpointed state and memory per turbine.
 
-    python -m bench.stream_e2e [--readings 60000] [--turbines 500] [--runs 3]
+    python -m bench.stream_e2e [--readings 72000] [--turbines 50] [--runs 3]
 
-Each run: the simulated fleet sends --readings through the bridge (plaintext, in process) into a
+Each run: the simulated fleet (every turbine sends its 12 channels once a second, so the defaults
+give two minutes of event time and full one-minute windows) sends --readings through the bridge (plaintext, in process) into a
 fresh topic, then a fresh job (own consumer group, namespace and checkpoints) drains that backlog.
 The job's rate is counted between its first and last Iceberg commits of wind.readings, so JVM
 start-up and job submission are not in it. Medians of --runs are written to
@@ -119,8 +120,8 @@ def one_run(stack: StackSettings, n: int, turbines: int, seed: int) -> dict[str,
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.stream_e2e", description=__doc__.splitlines()[0])
-    p.add_argument("--readings", type=int, default=60_000)
-    p.add_argument("--turbines", type=int, default=500)
+    p.add_argument("--readings", type=int, default=72_000)
+    p.add_argument("--turbines", type=int, default=50)
     p.add_argument("--runs", type=int, default=3)
     args = p.parse_args()
     stack = StackSettings()

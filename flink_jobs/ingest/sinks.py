@@ -106,8 +106,10 @@ class PostgresUpsert(ProcessFunction):
         if self._conn is None or self._conn.closed:
             # window bounds arrive as UTC wall-clock timestamps
             self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5, options="-c timezone=UTC")
+            # rendered once per connection, and a server-side prepared statement from the first row on
+            self._query = self._upsert.as_bytes(self._conn)
         try:
-            self._conn.execute(self._upsert, params)
+            self._conn.execute(self._query, params, prepare=True)
             if time.monotonic() - self._last_retention > 600:
                 self._conn.execute(self._retention, (self._retention_days,))
                 self._last_retention = time.monotonic()
