@@ -75,7 +75,7 @@ def baseline_rate(stack: StackSettings, topic: str, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def one_run(stack: StackSettings, n: int, turbines: int, seed: int) -> dict[str, float]:
+def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism: int) -> dict[str, float]:
     tag = uuid.uuid4().hex[:8]
     names = platform.Names(f"bench.{tag}.raw", f"bench.{tag}.dlq", f"bench.{tag}.aggregates", f"bench.{tag}.alerts",
                            f"bench_{tag}", f"bench:{tag}")
@@ -92,7 +92,8 @@ def one_run(stack: StackSettings, n: int, turbines: int, seed: int) -> dict[str,
     base = baseline_rate(stack, names.raw_topic, report.accepted)
     with tempfile.TemporaryDirectory() as tmp:
         job = IngestJob(stack, names, Path(tmp) / "checkpoints", consumer_group=f"bench-{tag}", job_name=f"bench-{tag}",
-                        checkpoint_interval_ms=5_000, log_path=Path(tmp) / "job.log").start()
+                        checkpoint_interval_ms=5_000, log_path=Path(tmp) / "job.log",
+                        extra_args=("--parallelism", str(parallelism))).start()
         try:
             job.wait_submitted()
             samples: list[tuple[float, int]] = []
@@ -123,18 +124,19 @@ def main() -> None:
     p.add_argument("--readings", type=int, default=72_000)
     p.add_argument("--turbines", type=int, default=50)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--parallelism", type=int, default=1, help="job parallelism (Kafka has 4 partitions)")
     args = p.parse_args()
     stack = StackSettings()
     manager.up(stack)
     runs = []
     for i in range(args.runs):
-        r = one_run(stack, args.readings, args.turbines, seed=100 + i)
+        r = one_run(stack, args.readings, args.turbines, seed=100 + i, parallelism=args.parallelism)
         runs.append(r)
         print(f"run {i + 1}: job {r['job_readings_per_s']:,.0f} readings/s, baseline decode {r['baseline_decode_per_s']:,.0f}/s, "
               f"ratio {r['ratio']:.3f}, state {r['state_bytes_per_turbine']:,.0f} B/turbine, RSS {r['job_rss_mb']:,.0f} MB",
               flush=True)
     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    result = {"readings": args.readings, "turbines": args.turbines, "runs": runs, "median": median,
+    result = {"readings": args.readings, "turbines": args.turbines, "parallelism": args.parallelism, "runs": runs, "median": median,
               "host": {"cpus": os.cpu_count(), "python": host_platform.python_version()},
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
