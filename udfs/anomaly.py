@@ -152,20 +152,25 @@ def power_step(
 
 @dataclass(frozen=True, slots=True)
 class LossState:
-    """Telemetry-loss watch of one turbine: newest event time seen and the pending timer."""
+    """Telemetry-loss watch of one turbine: the newest event time seen, and whether loss is raised."""
 
     last_event_time: int = -1
-    timer_at: int = -1  # event time of the registered timer, -1 when none
     open: bool = False
+
+
+def loss_timer(event_time: int, loss_after_ms: int) -> int:
+    """When to look again after a reading: its deadline, rounded up to the second so that a
+    turbine's readings within one second share one timer (Flink keeps one per key and time)."""
+    return -(-(event_time + loss_after_ms) // 1000) * 1000
 
 
 def loss_on_reading(
     state: LossState, turbine_id: str, event_time: int, loss_after_ms: int
 ) -> tuple[LossState, list[Alert], int | None]:
-    """A reading arrived: (new state, a CLEARED alert if loss was open, a timer to register or None).
+    """A reading arrived: (new state, a CLEARED alert if loss was open, the timer to register or None).
 
-    One timer per turbine at a time: it is registered when none is pending and moved on
-    when it fires early (see ``loss_on_timer``), so a reading costs no timer churn.
+    Every new reading asks for its own (rounded) timer, and a timer decides from state alone, so
+    nothing depends on which timers survived a restore or fired twice.
     """
     if event_time <= state.last_event_time:
         return state, [], None
@@ -173,19 +178,14 @@ def loss_on_reading(
     if state.open:
         alerts.append(Alert(turbine_id, "", "telemetry_loss", Status.CLEARED, Severity.CRITICAL, event_time, math.nan,
                             f"telemetry resumed after {(event_time - state.last_event_time) // 1000} s"))
-    timer = event_time + loss_after_ms if state.timer_at < 0 else None
-    return LossState(event_time, timer if timer is not None else state.timer_at, False), alerts, timer
+    return LossState(event_time, False), alerts, loss_timer(event_time, loss_after_ms)
 
 
-def loss_on_timer(
-    state: LossState, turbine_id: str, timer_ts: int, loss_after_ms: int
-) -> tuple[LossState, list[Alert], int | None]:
-    """The event-time timer fired: raise loss when silent long enough, else re-arm for the newest reading."""
-    if timer_ts != state.timer_at:
-        return state, [], None  # a stale timer (state restored or moved): ignore
+def loss_on_timer(state: LossState, turbine_id: str, timer_ts: int, loss_after_ms: int) -> tuple[LossState, list[Alert]]:
+    """A timer fired at event time ``timer_ts``: raise loss once the turbine has been silent long enough."""
     due = state.last_event_time + loss_after_ms
-    if timer_ts < due:
-        return replace(state, timer_at=due), [], due
+    if state.open or state.last_event_time < 0 or timer_ts < due:
+        return state, []  # a newer reading moved the deadline on (its own timer will look), or already raised
     alert = Alert(turbine_id, "", "telemetry_loss", Status.RAISED, Severity.CRITICAL, due, math.nan,
                   f"no reading for {loss_after_ms // 1000} s after {state.last_event_time}")
-    return LossState(state.last_event_time, -1, True), [alert], None
+    return LossState(state.last_event_time, True), [alert]

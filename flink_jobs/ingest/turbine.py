@@ -62,7 +62,6 @@ class TurbineProcessor(KeyedProcessFunction):
         self._power = ctx.get_state(ValueStateDescriptor("power", POWER_STATE))
         self._loss = ctx.get_state(ValueStateDescriptor("loss", LOSS_STATE))
         self._lkg = ctx.get_map_state(MapStateDescriptor("lkg_pending", Types.STRING(), LKG_ENTRY))
-        self._lkg_timer = ctx.get_state(ValueStateDescriptor("lkg_timer", Types.LONG()))
         self._registry = RegistryCache(self._dsn, self._registry_refresh_s)
         self._writer = LkgWriter(self._redis_url, self._redis_prefix)
         group = ctx.get_metrics_group()
@@ -119,28 +118,27 @@ class TurbineProcessor(KeyedProcessFunction):
         current = self._lkg.get(channel)
         if current is None or event_time > current[1]:  # state rows come back positional
             self._lkg.put(channel, Row(value, event_time))
-        if self._lkg_timer.value() is None:
-            at = ctx.timer_service().current_processing_time() + self._lkg_flush_ms
-            ctx.timer_service().register_processing_time_timer(at)
-            self._lkg_timer.update(at)
+        # the next flush boundary: readings of one turbine within a period share that one timer
+        # (Flink keeps one per key and time), and no state says whether it exists, so a timer
+        # that did not come back from a restore is simply asked for again by the next reading
+        now = ctx.timer_service().current_processing_time()
+        ctx.timer_service().register_processing_time_timer((now // self._lkg_flush_ms + 1) * self._lkg_flush_ms)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
         turbine = ctx.get_current_key()
         if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
             staged = {channel: (e[0], e[1]) for channel, e in self._lkg.items()}
-            info = self._registry.get(turbine)
-            # event-time guarded in Redis itself: a replayed or older value never overwrites a newer one
-            self._writer.write(turbine, info.site_id if info else "", staged)
-            self._lkg.clear()
-            self._lkg_timer.clear()
+            if staged:
+                info = self._registry.get(turbine)
+                # event-time guarded in Redis itself: a replayed or older value never overwrites a newer one
+                self._writer.write(turbine, info.site_id if info else "", staged)
+                self._lkg.clear()
             return
         stored = self._loss.value()
         loss = LossState(*stored) if stored is not None else LossState()
-        new_l, alerts, timer = loss_on_timer(loss, turbine, timestamp, self._loss_after_ms)
+        new_l, alerts = loss_on_timer(loss, turbine, timestamp, self._loss_after_ms)
         if new_l != loss:
             self._loss.update(_to_row(new_l))
-        if timer is not None:
-            ctx.timer_service().register_event_time_timer(timer)
         info = self._registry.get(turbine)
         for a in alerts:
             self._alerts.inc()

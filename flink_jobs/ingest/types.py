@@ -32,5 +32,5 @@ CHANNEL_STATE = Types.ROW_NAMED(
 POWER_STATE = Types.ROW_NAMED(
     ["wind_ms", "wind_time", "air_density", "streak", "open", "last_event_time"], [D, L, D, L, B, L]
 )
-LOSS_STATE = Types.ROW_NAMED(["last_event_time", "timer_at", "open"], [L, L, B])
+LOSS_STATE = Types.ROW_NAMED(["last_event_time", "open"], [L, B])
 LKG_ENTRY = Types.ROW_NAMED(["value", "event_time_ms"], [D, L])

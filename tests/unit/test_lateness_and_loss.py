@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from udfs.anomaly import LossState, Status, loss_on_reading, loss_on_timer
+from udfs.anomaly import LossState, Status, loss_on_reading, loss_on_timer, loss_timer
 from udfs.identity import alert_id
 from udfs.lateness import is_late, window_end, window_start
 
@@ -31,30 +31,37 @@ def test_on_time_for_a_minute_means_on_time_for_ten_minutes_and_an_hour(t: int, 
         assert not is_late(t, wm, 600_000) and not is_late(t, wm, 3_600_000)
 
 
-def test_one_timer_per_turbine_and_loss_raised_after_the_silence() -> None:
-    state, alerts, timer = loss_on_reading(LossState(), "T1", 1_000, LOSS)
-    assert (alerts, timer) == ([], 61_000)
-    for t in range(2_000, 30_000, 1_000):  # more readings: no new timers
-        state, alerts, timer = loss_on_reading(state, "T1", t, LOSS)
-        assert timer is None and alerts == []
-    state, alerts, timer = loss_on_timer(state, "T1", 61_000, LOSS)  # fired early: re-armed for the newest reading
-    assert (alerts, timer) == ([], 29_000 + LOSS)
-    state, alerts, timer = loss_on_timer(state, "T1", 89_000, LOSS)
-    assert timer is None and [(a.rule, a.status, a.event_time) for a in alerts] == [("telemetry_loss", Status.RAISED, 89_000)]
-    assert math.isnan(alerts[0].value)
+def test_each_reading_asks_for_its_deadline_rounded_up_to_the_second() -> None:
+    state, alerts, timer = loss_on_reading(LossState(), "T1", 1_500, LOSS)
+    assert (alerts, timer) == ([], 62_000)
+    assert loss_timer(2_000, LOSS) == 62_000 and loss_timer(2_001, LOSS) == 63_000
 
 
-def test_loss_clears_when_the_turbine_sends_again_and_rearms() -> None:
-    state = LossState(last_event_time=10_000, timer_at=-1, open=True)
+def test_loss_raised_once_after_the_silence_whatever_timers_fire() -> None:
+    state = LossState()
+    for t in range(1_000, 30_000, 1_000):
+        state, _, _ = loss_on_reading(state, "T1", t, LOSS)
+    state, alerts = loss_on_timer(state, "T1", 61_000, LOSS)  # an old reading's timer: the turbine spoke since
+    assert alerts == [] and not state.open
+    state, alerts = loss_on_timer(state, "T1", 89_000, LOSS)
+    assert [(a.rule, a.status, a.event_time) for a in alerts] == [("telemetry_loss", Status.RAISED, 89_000)]
+    assert math.isnan(alerts[0].value) and state.open
+    # a duplicate or later timer (a restore can bring both) raises nothing more
+    assert loss_on_timer(state, "T1", 89_000, LOSS) == (state, [])
+    assert loss_on_timer(state, "T1", 95_000, LOSS) == (state, [])
+
+
+def test_loss_clears_when_the_turbine_sends_again() -> None:
+    state = LossState(last_event_time=10_000, open=True)
     state, alerts, timer = loss_on_reading(state, "T1", 500_000, LOSS)
     assert [(a.status, a.event_time) for a in alerts] == [(Status.CLEARED, 500_000)]
     assert timer == 560_000 and not state.open
 
 
-def test_older_readings_and_stale_timers_change_nothing() -> None:
-    state = LossState(last_event_time=10_000, timer_at=70_000)
+def test_older_readings_change_nothing_and_no_reading_no_alert() -> None:
+    state = LossState(last_event_time=10_000)
     assert loss_on_reading(state, "T1", 9_000, LOSS) == (state, [], None)
-    assert loss_on_timer(state, "T1", 12_345, LOSS) == (state, [], None)
+    assert loss_on_timer(LossState(), "T1", 10**9, LOSS) == (LossState(), [])
 
 
 def test_alert_id_is_stable_and_distinguishes_transitions() -> None:
