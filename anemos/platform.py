@@ -27,10 +27,10 @@ class Names:
     redis_prefix: str = "anemos"
 
     @classmethod
-    def isolated(cls, tag: str) -> "Names":
-        """A separate instance on the same stack: its own topics, namespace and keys."""
-        return cls(f"test.{tag}.raw", f"test.{tag}.dlq", f"test.{tag}.aggregates", f"test.{tag}.alerts",
-                   f"test_{tag}", f"test:{tag}")
+    def isolated(cls, tag: str, kind: str = "test") -> "Names":
+        """A separate instance on the same stack (a test's, a benchmark's): its own topics, namespace and keys."""
+        return cls(f"{kind}.{tag}.raw", f"{kind}.{tag}.dlq", f"{kind}.{tag}.aggregates", f"{kind}.{tag}.alerts",
+                   f"{kind}_{tag}", f"{kind}:{tag}")
 
     def table(self, name: str) -> str:
         return f"{self.namespace}.{name}"

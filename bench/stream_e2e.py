@@ -77,8 +77,7 @@ def baseline_rate(stack: StackSettings, topic: str, n: int) -> float:
 
 def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism: int) -> dict[str, float]:
     tag = uuid.uuid4().hex[:8]
-    names = platform.Names(f"bench.{tag}.raw", f"bench.{tag}.dlq", f"bench.{tag}.aggregates", f"bench.{tag}.alerts",
-                           f"bench_{tag}", f"bench:{tag}")
+    names = platform.Names.isolated(tag, kind="bench")
     platform.ensure(stack, names)
     bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
                                               dlq_topic=names.dlq_topic)).start()

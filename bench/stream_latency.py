@@ -55,8 +55,7 @@ def main() -> None:
     stack = StackSettings()
     manager.up(stack)
     tag = uuid.uuid4().hex[:8]
-    names = platform.Names(f"bench.{tag}.raw", f"bench.{tag}.dlq", f"bench.{tag}.aggregates", f"bench.{tag}.alerts",
-                           f"bench_{tag}", f"bench:{tag}")
+    names = platform.Names.isolated(tag, kind="bench")
     platform.ensure(stack, names)
     n_turbines = max(1, args.rate // len(CHANNELS))
     sites, fleet = simulator.small_fleet(900, n_turbines, "edge-latency")
