@@ -29,7 +29,6 @@ from udfs.anomaly import (
     ChannelConfig, ChannelState, LossState, PowerConfig, PowerState, channel_step, loss_on_reading, power_step,
 )
 from udfs.identity import alert_id, msg_id
-from udfs.lateness import window_start
 from udfs.power_curve import MODELS, expected_power
 
 MODEL = MODELS["AN-3.6-130"]
@@ -180,6 +179,3 @@ def alert_ids(keyed: set[tuple[str, str, str, str, int]]) -> set[str]:
 def ids(readings: list[pb.SensorReading]) -> set[str]:
     return {msg_id(r.turbine_id, r.sensor_id, r.ts_unix_ms) for r in readings}
 
-
-def bucket(event_time_ms: int, size_ms: int) -> int:
-    return window_start(event_time_ms, size_ms)

@@ -28,8 +28,8 @@ def _jars(settings: JobSettings) -> tuple[list[Path], list[Path]]:
     jars = sorted(settings.jars_dir.glob("*.jar"))
     if not jars:
         raise JarsMissingError(f"no jars in {settings.jars_dir}: run 'anemos stack up' to resolve flink_jobs/pom.xml")
-    hadoop = [j for j in jars if j.name.startswith(PARENT_FIRST)]
-    return [j for j in jars if j not in hadoop], hadoop
+    class_path = [j for j in jars if j.name.startswith(PARENT_FIRST)]
+    return [j for j in jars if j not in class_path], class_path
 
 
 def jar_urls(settings: JobSettings) -> str:

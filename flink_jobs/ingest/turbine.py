@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeVar
 
 from pyflink.common import Row
 from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext, TimeDomain
@@ -31,12 +31,24 @@ from udfs.lateness import is_late
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 LATE = OutputTag("late", ENRICHED_ROW)
 ALERTS = OutputTag("alerts", ALERT_ROW)
 
 
 def _to_row(record: Any) -> Row:
     return Row(*(getattr(record, f.name) for f in fields(record)))
+
+
+def _load(state: Any, record: type[T]) -> T:
+    """The frozen udfs record held in a ValueState (its defaults when the key has none yet)."""
+    stored = state.value()
+    return record(*stored) if stored is not None else record()
+
+
+def _site(info: TurbineInfo | None) -> str | None:
+    return info.site_id if info else None
 
 
 def _alert_row(a: Alert, site_id: str | None) -> Row:
@@ -74,8 +86,8 @@ class TurbineProcessor(KeyedProcessFunction):
     def process_element(self, r: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         info = self._registry.get(r.turbine_id)
         watermark = ctx.timer_service().current_watermark()
-        row = Row(*r, info.site_id if info else None, info.region if info else None, info.model.model if info else None,
-                  info.rated_kw if info else None, info.protected if info else None, watermark)
+        enrichment = (info.site_id, info.region, info.model.model, info.rated_kw, info.protected) if info else (None,) * 5
+        row = Row(*r, *enrichment, watermark)
         if is_late(r.event_time_ms, watermark):
             self._late.inc()
             yield LATE, row  # kept, counted, never dropped; not judged by the rules (state never goes back)
@@ -84,7 +96,6 @@ class TurbineProcessor(KeyedProcessFunction):
         yield from self._rules(r, info, ctx)
 
     def _rules(self, r: Row, info: TurbineInfo | None, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        site = info.site_id if info else None
         alerts: list[Alert] = []
         stored = self._channels.get(r.sensor_id)
         state = ChannelState(*stored) if stored is not None else ChannelState()
@@ -95,15 +106,13 @@ class TurbineProcessor(KeyedProcessFunction):
             if not (new_state.zscore_open or new_state.frozen_open):  # a good value: last-known-good moves on
                 self._stage_lkg(r.sensor_type, r.value, r.event_time_ms, ctx)
         if info is not None:
-            stored_p = self._power.value()
-            p_state = PowerState(*stored_p) if stored_p is not None else PowerState()
+            p_state = _load(self._power, PowerState)
             new_p, out = power_step(p_state, r.turbine_id, r.sensor_type, r.event_time_ms, r.value, info.model,
                                     self._power_cfg)
             alerts += out
             if new_p != p_state:
                 self._power.update(_to_row(new_p))
-        stored_l = self._loss.value()
-        loss = LossState(*stored_l) if stored_l is not None else LossState()
+        loss = _load(self._loss, LossState)
         new_l, out, timer = loss_on_reading(loss, r.turbine_id, r.event_time_ms, self._loss_after_ms)
         alerts += out
         if new_l != loss:
@@ -112,7 +121,7 @@ class TurbineProcessor(KeyedProcessFunction):
             ctx.timer_service().register_event_time_timer(timer)
         for a in alerts:
             self._alerts.inc()
-            yield ALERTS, _alert_row(a, site)
+            yield ALERTS, _alert_row(a, _site(info))
 
     def _stage_lkg(self, channel: str, value: float, event_time: int, ctx: KeyedProcessFunction.Context) -> None:
         current = self._lkg.get(channel)
@@ -131,15 +140,13 @@ class TurbineProcessor(KeyedProcessFunction):
             if staged:
                 info = self._registry.get(turbine)
                 # event-time guarded in Redis itself: a replayed or older value never overwrites a newer one
-                self._writer.write(turbine, info.site_id if info else "", staged)
+                self._writer.write(turbine, _site(info) or "", staged)
                 self._lkg.clear()
             return
-        stored = self._loss.value()
-        loss = LossState(*stored) if stored is not None else LossState()
+        loss = _load(self._loss, LossState)
         new_l, alerts = loss_on_timer(loss, turbine, timestamp, self._loss_after_ms)
         if new_l != loss:
             self._loss.update(_to_row(new_l))
-        info = self._registry.get(turbine)
         for a in alerts:
             self._alerts.inc()
-            yield ALERTS, _alert_row(a, info.site_id if info else None)
+            yield ALERTS, _alert_row(a, _site(self._registry.get(turbine)))
