@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
@@ -14,14 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from anemos import cli_ops
+from anemos.output import JsonOpt, console, emit
 from stack.settings import PROJECT_ROOT, StackSettings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 stack_app = typer.Typer(help="The embedded local services: Kafka, registry, S3, Postgres, Redis.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
-console = Console(stderr=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
 
 
 @app.callback()
@@ -38,13 +36,6 @@ def main_options(
     )
     for noisy in ("httpx", "py4j", "pyiceberg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _emit(data: Any, as_json: bool, human: str | Table) -> None:
-    if as_json:
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        Console().print(human)
 
 
 # -- stack ------------------------------------------------------------------------------
@@ -65,7 +56,7 @@ def stack_up(as_json: JsonOpt = False) -> None:
 
     with console.status("starting the local stack") as status:
         st = manager.up(StackSettings(), on_step=lambda name: status.update(f"starting {name}"))
-    _emit(st, as_json, _status_table(st))
+    emit(st, as_json, _status_table(st))
 
 
 @stack_app.command("down")
@@ -74,7 +65,7 @@ def stack_down(as_json: JsonOpt = False) -> None:
     from stack import manager
 
     stopped = manager.down(StackSettings())
-    _emit({"stopped": stopped}, as_json, f"stopped: {', '.join(stopped) or 'nothing was running'}")
+    emit({"stopped": stopped}, as_json, f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
 @stack_app.command("status")
@@ -83,7 +74,7 @@ def stack_status(as_json: JsonOpt = False) -> None:
     from stack import manager
 
     st = manager.status(StackSettings())
-    _emit(st, as_json, _status_table(st))
+    emit(st, as_json, _status_table(st))
 
 
 # -- pipeline -----------------------------------------------------------------------------
@@ -93,7 +84,7 @@ def setup(as_json: JsonOpt = False) -> None:
     from anemos import platform
 
     out = platform.ensure(StackSettings())
-    _emit(out, as_json, f"topics created: {out['topics_created'] or 'none'}; schema id {out['schema_id']}; tables {out['tables']}")
+    emit(out, as_json, f"topics created: {out['topics_created'] or 'none'}; schema id {out['schema_id']}; tables {out['tables']}")
 
 
 @app.command("bridge")
@@ -120,7 +111,7 @@ def certs_init(as_json: JsonOpt = False) -> None:
 
     pki = ensure_dev_pki(StackSettings().path("certs"))
     out = {"ca": str(pki.ca.cert), "server_cert": str(pki.server.cert), "server_key": str(pki.server.key)}
-    _emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+    emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 
 @certs_app.command("edge")
@@ -134,7 +125,7 @@ def certs_edge(edge_id: Annotated[str, typer.Argument(help="gateway id; becomes 
     pki = ensure_dev_pki(StackSettings().path("certs"))
     issued = pki.edge(edge_id)
     out = {"edge_id": edge_id, "cert": str(issued.cert), "key": str(issued.key), "ca": str(pki.ca.cert)}
-    _emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+    emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 
 @app.command("ingest", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -157,7 +148,7 @@ def sinks(as_json: JsonOpt = False) -> None:
     t.add_row("Redis last-known-good turbines", f"{out['redis_lkg_turbines']:,}")
     for topic, n in out["kafka_offsets"].items():
         t.add_row(f"Kafka {topic} (offsets)", f"{n:,}")
-    _emit(out, as_json, t)
+    emit(out, as_json, t)
 
 
 @app.command("demo")
@@ -184,7 +175,7 @@ def demo(
         t.add_row(label, str(value))
     verdict = ("[green]sent == stored, exactly once; aggregates in Postgres, last-known-good in Redis[/green]" if result.ok
                else "[red]MISMATCH[/red]")
-    _emit(result.as_dict(), as_json, t)
+    emit(result.as_dict(), as_json, t)
     if not as_json:
         Console().print(verdict)
     raise typer.Exit(0 if result.ok else 1)
@@ -245,7 +236,7 @@ def simulate(
         t.add_row(f"  {reason}", str(n))
     t.add_row("batches refused for good (quarantined at the edge)", str(report.quarantined_batches))
     t.add_row("faults injected", ", ".join(f"{k} {v}" for k, v in sorted(report.faults.items())) or "none")
-    _emit(asdict(report), as_json, t)
+    emit(asdict(report), as_json, t)
 
 
 @app.command("replay")
@@ -297,7 +288,7 @@ def replay(
         agent.stop()
         if bridge is not None:
             bridge.stop()
-    _emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+    emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 
 @app.command("agent")
@@ -305,8 +296,16 @@ def agent(
     edge_id: Annotated[str, typer.Option(help="this gateway's id (its certificate's Common Name)")],
     buffer: Annotated[Optional[Path], typer.Option(help="SQLite buffer (default <state>/agents/<edge-id>.db)")] = None,
     target: Annotated[Optional[str], typer.Option(help="bridge host:port")] = None,
+    commands: Annotated[bool, typer.Option("--commands", help="also execute this gateway's commands and acknowledge them")] = False,
+    commands_topic: Annotated[str, typer.Option(help="topic of accepted commands")] = "commands",
+    gate: Annotated[Optional[str], typer.Option(help="command gate host:port (for acknowledgements)")] = None,
+    gate_plaintext: Annotated[bool, typer.Option("--gate-plaintext", help="talk to a plaintext gate (loopback development)")] = False,
 ) -> None:
-    """Run an edge agent that forwards its buffer to the bridge until SIGTERM (survives restarts)."""
+    """Run an edge agent that forwards its buffer to the bridge until SIGTERM (survives restarts).
+
+    With --commands it also follows its gateway's records on the commands topic, hands each to the
+    turbine controller interface (a journal in <state>/agents/<edge-id>.commands.jsonl here) and
+    acknowledges execution to the gate."""
     import signal as signal_mod
     import threading
 
@@ -318,10 +317,24 @@ def agent(
     runner = EdgeAgent(target or stack.bridge_address, edge_id, buffer or stack.path("agents", f"{edge_id}.db"),
                        credentials=channel_credentials(pki.ca.cert, pki.edge(edge_id))).start()
     logging.getLogger("anemos.agent").info("agent %s forwarding %d buffered readings", edge_id, len(runner.buffer))
+    listener = None
+    if commands:
+        import grpc
+
+        from edge_bridge.commands import CommandListener, JournalExecutor
+
+        address = gate or f"{stack.host}:{stack.bridge_port + 10}"
+        channel = (grpc.insecure_channel(address) if gate_plaintext
+                   else grpc.secure_channel(address, channel_credentials(pki.ca.cert, pki.edge(edge_id))))
+        listener = CommandListener(stack.kafka_bootstrap, commands_topic, edge_id, channel,
+                                   JournalExecutor(stack.path("agents", f"{edge_id}.commands.jsonl")))
+        threading.Thread(target=listener.run, name="commands", daemon=True).start()
     done = threading.Event()
     for sig in (signal_mod.SIGTERM, signal_mod.SIGINT):
         signal_mod.signal(sig, lambda *_: done.set())
     done.wait()
+    if listener is not None:
+        listener.stop()
     runner.stop()
 
 
@@ -329,6 +342,9 @@ def agent(
 def test(ctx: typer.Context) -> None:
     """Run the whole test suite (every tier; the services are started as needed). Extra args go to pytest."""
     raise typer.Exit(subprocess.call([sys.executable, "-m", "pytest", *ctx.args], cwd=PROJECT_ROOT))
+
+
+cli_ops.register(app)
 
 
 def main() -> None:

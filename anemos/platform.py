@@ -23,6 +23,8 @@ class Names:
     dlq_topic: str = topics.DLQ
     aggregates_topic: str = topics.AGGREGATES
     alerts_topic: str = topics.ALERTS
+    commands_topic: str = topics.COMMANDS
+    freezes_topic: str = topics.FREEZES
     namespace: str = tables.NAMESPACE
     redis_prefix: str = "anemos"
 
@@ -30,7 +32,7 @@ class Names:
     def isolated(cls, tag: str, kind: str = "test") -> "Names":
         """A separate instance on the same stack (a test's, a benchmark's): its own topics, namespace and keys."""
         return cls(f"{kind}.{tag}.raw", f"{kind}.{tag}.dlq", f"{kind}.{tag}.aggregates", f"{kind}.{tag}.alerts",
-                   f"{kind}_{tag}", f"{kind}:{tag}")
+                   f"{kind}.{tag}.commands", f"{kind}.{tag}.freezes", f"{kind}_{tag}", f"{kind}:{tag}")
 
     def table(self, name: str) -> str:
         return f"{self.namespace}.{name}"
@@ -43,7 +45,8 @@ class Names:
 def ensure(stack: StackSettings, names: Names = Names()) -> dict[str, object]:
     migrations = migrate(stack.postgres_dsn)
     created_topics = topics.ensure_topics(
-        stack.kafka_bootstrap, topics.specs(names.raw_topic, names.dlq_topic, names.aggregates_topic, names.alerts_topic)
+        stack.kafka_bootstrap, topics.specs(names.raw_topic, names.dlq_topic, names.aggregates_topic, names.alerts_topic,
+                                             names.commands_topic, names.freezes_topic)
     )
     schema_id = ensure_subject(SchemaRegistryClient({"url": stack.registry_url}), names.raw_topic)
     catalog = open_catalog(catalog_properties(stack))

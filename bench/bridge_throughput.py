@@ -119,7 +119,7 @@ def main() -> int:
     args = p.parse_args()
     stack = StackSettings()
     manager.up(stack)
-    names = platform.Names(raw_topic="bench.raw", dlq_topic="bench.dlq", aggregates_topic="bench.aggregates", alerts_topic="bench.alerts", namespace="bench", redis_prefix="bench")
+    names = platform.Names(raw_topic="bench.raw", dlq_topic="bench.dlq", aggregates_topic="bench.aggregates", alerts_topic="bench.alerts", commands_topic="bench.commands", freezes_topic="bench.freezes", namespace="bench", redis_prefix="bench")
     platform.ensure(stack, names)
     registry.register(stack.postgres_dsn, [registry.Site("BENCH", "bench farm", "bench", 0, 0)],
                       [registry.Turbine(t, "BENCH", "AN-3.6-130", 0, 0, EDGE) for t in TURBINES])

@@ -22,11 +22,15 @@ RAW = "telemetry.raw"
 DLQ = "telemetry.dlq"
 AGGREGATES = "telemetry.aggregates"
 ALERTS = "alerts"
+COMMANDS = "commands"
+FREEZES = "safety.freezes"
 
 
-def specs(raw: str = RAW, dlq: str = DLQ, aggregates: str = AGGREGATES, alerts: str = ALERTS) -> tuple["TopicSpec", ...]:
+def specs(raw: str = RAW, dlq: str = DLQ, aggregates: str = AGGREGATES, alerts: str = ALERTS, commands: str = COMMANDS,
+          freezes: str = FREEZES) -> tuple["TopicSpec", ...]:
     """The topic set, under other names when a test or tenant needs its own."""
-    return tuple(TopicSpec(name, t.partitions, t.config) for name, t in zip((raw, dlq, aggregates, alerts), TOPICS))
+    names = (raw, dlq, aggregates, alerts, commands, freezes)
+    return tuple(TopicSpec(name, t.partitions, t.config) for name, t in zip(names, TOPICS, strict=True))
 
 
 TOPICS = (
@@ -37,6 +41,10 @@ TOPICS = (
     # written transactionally by the stream job; subscribers read with isolation.level=read_committed
     TopicSpec(AGGREGATES, 4, {"retention.ms": str(7 * 24 * 3600 * 1000)}),
     TopicSpec(ALERTS, 2, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+    # accepted turbine commands, keyed by edge gateway; kept a year with the audit trail in mind
+    TopicSpec(COMMANDS, 2, {"retention.ms": str(365 * 24 * 3600 * 1000)}),
+    # every freeze and thaw the safety monitor decided, keyed by scope
+    TopicSpec(FREEZES, 1, {"retention.ms": str(365 * 24 * 3600 * 1000)}),
 )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parents[2]
-PROTOS = ["edge_bridge/proto/ingest.proto"]
+PROTOS = ["edge_bridge/proto/ingest.proto", "edge_bridge/proto/control.proto"]
 
 
 def generate(out_dir: Path = ROOT) -> int:

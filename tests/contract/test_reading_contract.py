@@ -74,5 +74,5 @@ def test_generated_grpc_code_is_up_to_date(tmp_path: Path) -> None:
     (tmp_path / "edge_bridge" / "proto").mkdir(parents=True)
     assert generate(tmp_path) == 0
     here = Path(pb.__file__).parent
-    for name in ("ingest_pb2.py", "ingest_pb2_grpc.py", "ingest_pb2.pyi"):
+    for name in ("ingest_pb2.py", "ingest_pb2_grpc.py", "ingest_pb2.pyi", "control_pb2.py", "control_pb2_grpc.py", "control_pb2.pyi"):
         assert (tmp_path / "edge_bridge" / "proto" / name).read_text() == (here / name).read_text(), name
