@@ -46,6 +46,7 @@ def _status_table(st: dict[str, Any]) -> Table:
         t.add_row(name, str(svc["pid"] or "-"), "yes" if svc["answering"] else "no", str(endpoint))
     t.add_row("iceberg catalog", "", "", f"{st['iceberg_catalog']['uri']} -> {st['iceberg_catalog']['warehouse']}")
     t.add_row("edge bridge", "", "", st["edge_bridge"]["address"])
+    t.add_row("command gate", "", "", st["command_gate"]["address"])
     return t
 
 
@@ -204,6 +205,9 @@ def simulate(
     seed: Annotated[int, typer.Option(help="same seed, same fleet, faults and readings")] = 1,
     fault_share: Annotated[float, typer.Option(min=0.0, max=1.0, help="share of turbines given one injected fault")] = 0.05,
     labels_out: Annotated[Optional[Path], typer.Option(help="write the injected fault labels (JSON) here")] = None,
+    commands: Annotated[bool, typer.Option("--commands", help="each gateway also executes its commands and acknowledges them to the gate")] = False,
+    gate: Annotated[Optional[str], typer.Option(help="command gate host:port")] = None,
+    gate_plaintext: Annotated[bool, typer.Option("--gate-plaintext", help="the gate serves plaintext (loopback development)")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a simulated fleet: registry in Postgres, one edge agent per farm, mTLS to the bridge."""
@@ -217,12 +221,14 @@ def simulate(
     manager.up(stack)
     platform.ensure(stack)
     bridge = _bridge_if_needed(stack)
+    gate_address = (gate or stack.gate_address) if commands else None
     try:
         with Progress(disable=as_json, transient=True) as progress:
             task = progress.add_task("generating readings", total=readings)
             report = run_fleet(stack, turbines=turbines, farms=farms, seed=seed, readings=readings, duration_s=duration,
                                step_s=interval, fault_share=fault_share, labels_out=labels_out,
-                               on_progress=lambda n: progress.advance(task, n))
+                               on_progress=lambda n: progress.advance(task, n), command_gate=gate_address,
+                               gate_plaintext=gate_plaintext)
     finally:
         if bridge is not None:
             bridge.stop()
@@ -323,7 +329,7 @@ def agent(
 
         from edge_bridge.commands import CommandListener, JournalExecutor
 
-        address = gate or f"{stack.host}:{stack.bridge_port + 10}"
+        address = gate or stack.gate_address
         channel = (grpc.insecure_channel(address) if gate_plaintext
                    else grpc.secure_channel(address, channel_credentials(pki.ca.cert, pki.edge(edge_id))))
         listener = CommandListener(stack.kafka_bootstrap, commands_topic, edge_id, channel,

@@ -200,18 +200,22 @@ def gate_serve(
     server.stop()
 
 
-def _gate_stub(target: Optional[str], identity: Optional[str]):  # type: ignore[no-untyped-def]
-    """A stub to the gate: mTLS as ``identity`` (a certificate from `anemos certs edge NAME`), else plaintext."""
-    from edge_bridge.proto import control_pb2_grpc
-
+def gate_channel(target: Optional[str], identity: Optional[str]) -> grpc.Channel:
+    """A channel to the gate: mTLS as ``identity`` (a certificate from `anemos certs edge NAME`), else plaintext."""
     stack = StackSettings()
-    address = target or f"{stack.host}:{stack.bridge_port + 10}"
+    address = target or stack.gate_address
     if identity is None:
-        return control_pb2_grpc.ControlServiceStub(grpc.insecure_channel(address))
+        return grpc.insecure_channel(address)
     from edge_bridge.certs import channel_credentials, ensure_dev_pki
 
     pki = ensure_dev_pki(stack.path("certs"))
-    return control_pb2_grpc.ControlServiceStub(grpc.secure_channel(address, channel_credentials(pki.ca.cert, pki.edge(identity))))
+    return grpc.secure_channel(address, channel_credentials(pki.ca.cert, pki.edge(identity)))
+
+
+def _gate_stub(target: Optional[str], identity: Optional[str]):  # type: ignore[no-untyped-def]
+    from edge_bridge.proto import control_pb2_grpc
+
+    return control_pb2_grpc.ControlServiceStub(gate_channel(target, identity))
 
 
 Target = Annotated[Optional[str], typer.Option("--gate", help="gate host:port")]

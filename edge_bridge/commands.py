@@ -61,6 +61,7 @@ class CommandListener:
         self._stub = pb_grpc.ControlServiceStub(gate)
         self._execute = execute
         self._stop = threading.Event()
+        self._closed = False
         self.executed: list[dict[str, Any]] = []
 
     def _ack(self, record: dict[str, Any], ok: bool, detail: str) -> None:
@@ -88,11 +89,17 @@ class CommandListener:
         return handled
 
     def run(self) -> None:
-        while not self._stop.is_set():
-            self.poll_once()
+        """Poll until ``stop()``, then close (the consumer leaves its group)."""
+        try:
+            while not self._stop.is_set():
+                self.poll_once()
+        finally:
+            self.close()
 
     def stop(self) -> None:
         self._stop.set()
 
     def close(self) -> None:
-        self._consumer.close()
+        if not self._closed:
+            self._closed = True
+            self._consumer.close()

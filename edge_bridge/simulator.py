@@ -17,6 +17,7 @@ from edge_bridge.proto import ingest_pb2_grpc as pb_grpc
 from edge_bridge.registry import Site, Turbine
 
 if TYPE_CHECKING:
+    from edge_bridge.commands import CommandListener
     from edge_bridge.fleet import Fleet
     from stack.settings import StackSettings
 from udfs.channels import CHANNELS
@@ -153,12 +154,15 @@ class FleetReport:
 def run_fleet(
     stack: "StackSettings", *, turbines: int, farms: int, seed: int, readings: int | None, duration_s: float | None,
     step_s: float = 1.0, fault_share: float = 0.05, on_progress: Callable[[int], None] | None = None,
-    labels_out: Path | None = None, agents_dir: Path | None = None,
+    labels_out: Path | None = None, agents_dir: Path | None = None, command_gate: str | None = None,
+    gate_plaintext: bool = False, commands_topic: str = "commands",
 ) -> FleetReport:
     """Register a fleet, then generate readings through one edge agent per gateway (mTLS).
 
     ``readings``: stop after that many, in simulated time ending now. Otherwise run in real
-    time (one tick per ``step_s``) for ``duration_s`` seconds, or until interrupted.
+    time (one tick per ``step_s``) for ``duration_s`` seconds, or until interrupted. With a
+    ``command_gate`` address, each gateway also executes its commands and acknowledges them there
+    (over mTLS with its own certificate, unless ``gate_plaintext``).
     """
     import json
     from dataclasses import asdict
@@ -187,6 +191,11 @@ def run_fleet(
                         credentials=channel_credentials(pki.ca.cert, pki.edge(edge))).start()
         for edge in fleet.gateways()
     }
+    listeners = []
+    for edge in agents if command_gate else ():
+        creds = None if gate_plaintext else channel_credentials(pki.ca.cert, pki.edge(edge))
+        gate = grpc.secure_channel(command_gate, creds) if creds else grpc.insecure_channel(command_gate)
+        listeners.append(_command_listener(stack, edge, gate, commands_topic, agents_dir))
     report = FleetReport(gateways=len(agents), turbines=turbines)
     for label in sim.labels:
         report.faults[label.kind.value] = report.faults.get(label.kind.value, 0) + 1
@@ -219,6 +228,20 @@ def run_fleet(
                 report.rejected_by_reason[reason] = report.rejected_by_reason.get(reason, 0) + n
             report.quarantined_batches += agent.metrics.total("quarantined_batches")
             agent.stop()
+        for listener in listeners:
+            listener.stop()
     report.rejected = sum(report.rejected_by_reason.values())
     report.seconds = round(time.monotonic() - started, 1)
     return report
+
+
+def _command_listener(stack: "StackSettings", edge: str, gate: grpc.Channel, topic: str, agents_dir: Path | None) -> "CommandListener":
+    """A gateway's command listener on its own thread, journaling to <agents>/<edge>.commands.jsonl."""
+    import threading
+
+    from edge_bridge.commands import CommandListener, JournalExecutor
+
+    journal = JournalExecutor((agents_dir or stack.path("agents")) / f"{edge}.commands.jsonl")
+    listener = CommandListener(stack.kafka_bootstrap, topic, edge, gate, journal)
+    threading.Thread(target=listener.run, name=f"commands-{edge}", daemon=True).start()
+    return listener

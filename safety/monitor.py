@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from safety.settings import SafetySettings
 from safety.state import SafetyState
-from udfs.freeze import FreezeEvent, FreezeState, Observation, assess
+from udfs.freeze import FreezeEvent, FreezeState, Observation, assess, progress
 
 log = logging.getLogger("anemos.safety.monitor")
 
@@ -72,8 +72,7 @@ class FreezeMonitor:
         except redis.RedisError as err:
             log.warning("cannot read last-known-good progress: %s", err)
             return Observation(now, lag, None)
-        progress = max((last for last, _ in seen.values()), default=None)
-        return Observation(now, lag, progress, {t: last for t, (last, _) in seen.items()},
+        return Observation(now, lag, progress([last for last, _ in seen.values()], now), {t: last for t, (last, _) in seen.items()},
                            {t: site for t, (_, site) in seen.items() if site})
 
     # acting ------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class SafetySettings(BaseSettings):
         """Local settings: the stack's services, and the development PKI for the gate's mTLS."""
         base: dict[str, object] = {
             "bootstrap_servers": stack.kafka_bootstrap, "postgres_dsn": stack.postgres_dsn, "redis_url": stack.redis_url,
-            "listen": f"{stack.host}:{stack.bridge_port + 10}",
+            "listen": stack.gate_address,
         }
         if not overrides.get("plaintext"):
             from edge_bridge.certs import ensure_dev_pki

@@ -69,6 +69,7 @@ def status(settings: StackSettings) -> dict[str, Any]:
         out["services"][svc.name] = {"pid": pid, "running": pid is not None, "answering": answering, **svc.endpoints()}
     out["iceberg_catalog"] = catalog_properties(settings)
     out["edge_bridge"] = {"address": settings.bridge_address}
+    out["command_gate"] = {"address": settings.gate_address}
     return out
 
 

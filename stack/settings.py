@@ -66,6 +66,7 @@ class StackSettings(BaseSettings):
     postgres_port: int = 15432
     redis_port: int = 16379
     bridge_port: int = 50051
+    gate_port: int = 50061
     s3_access_key: str = "anemos"
     s3_secret_key: SecretStr = SecretStr("anemos-local-secret")
     s3_bucket: str = "anemos-warehouse"
@@ -118,3 +119,7 @@ class StackSettings(BaseSettings):
     @property
     def bridge_address(self) -> str:
         return f"{self.host}:{self.bridge_port}"
+
+    @property
+    def gate_address(self) -> str:
+        return f"{self.host}:{self.gate_port}"

@@ -13,7 +13,8 @@ of ``all``, not a thousand turbine freezes; when one turbine stops, only its sco
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 
 ALL = "all"
@@ -37,6 +38,16 @@ def site_scope(site_id: str) -> str:
 def scopes_covering(turbine_id: str, site_id: str | None) -> tuple[str, ...]:
     """Every scope whose freeze covers this turbine."""
     return (ALL, site_scope(site_id), turbine_scope(turbine_id)) if site_id else (ALL, turbine_scope(turbine_id))
+
+
+def progress(last_ms: Collection[int], now_ms: int, quantile: float = 0.9) -> int | None:
+    """The job's event-time progress from its turbines' newest event times: their 90th percentile, never past
+    the wall clock. A turbine whose clock runs ahead (the bridge accepts up to its max skew) must not make
+    every other turbine look silent."""
+    if not last_ms:
+        return None
+    ordered = sorted(last_ms)
+    return min(now_ms, ordered[max(0, math.ceil(quantile * len(ordered)) - 1)])
 
 
 @dataclass(frozen=True)

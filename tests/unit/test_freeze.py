@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from udfs.freeze import ALL, FreezeState, Observation, Thresholds, assess, site_scope, turbine_scope
+from udfs.freeze import ALL, FreezeState, Observation, Thresholds, assess, progress, site_scope, turbine_scope
 
 pytestmark = pytest.mark.unit
 
@@ -75,3 +75,10 @@ def test_events_alternate_and_the_state_matches_the_last_look(looks: list[tuple[
             last_kind[e.freeze.scope] = e.kind
         if lag is None or lag >= TH.freeze_lag_records or gap >= TH.freeze_gap_ms:
             assert ALL in state.active
+
+
+def test_progress_ignores_a_fast_clock_and_never_passes_the_wall_clock() -> None:
+    fleet = [100_000 + i for i in range(19)] + [400_000]  # one turbine 5 minutes ahead
+    assert progress(fleet, now_ms=200_000) == 100_017
+    assert progress([100_000, 400_000], now_ms=200_000) == 200_000
+    assert progress([], now_ms=1) is None

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.unit
 
 def test_udfs_import_neither_pyflink_nor_pyspark() -> None:
     code = (
-        "import sys, udfs.identity, udfs.records, udfs.validation, udfs.wire, udfs.channels, udfs.windows, udfs.power_curve, udfs.anomaly;"
+        "import sys, udfs.identity, udfs.records, udfs.validation, udfs.wire, udfs.channels, udfs.windows, udfs.power_curve, udfs.anomaly, udfs.freeze, udfs.gate;"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('pyflink', 'pyspark')];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -26,7 +26,11 @@ def test_every_command_has_help() -> None:
     for argv in (["--help"], ["stack", "--help"], ["stack", "up", "--help"], ["stack", "status", "--help"],
                  ["stack", "down", "--help"], ["demo", "--help"], ["setup", "--help"], ["bridge", "--help"], ["test", "--help"],
                  ["simulate", "--help"], ["replay", "--help"], ["agent", "--help"], ["certs", "--help"], ["certs", "init", "--help"],
-                 ["certs", "edge", "--help"], ["ingest", "--help"]):
+                 ["certs", "edge", "--help"], ["ingest", "--help"], ["sinks", "--help"], ["alerts", "--help"],
+                 ["alerts", "watch", "--help"], ["alerts", "notify", "--help"], ["alerts", "ack", "--help"],
+                 ["alerts", "list", "--help"], ["freeze", "--help"], ["freeze", "monitor", "--help"], ["freeze", "status", "--help"],
+                 ["gate", "--help"], ["gate", "serve", "--help"], ["command", "--help"], ["command", "request", "--help"],
+                 ["command", "approve", "--help"], ["command", "audit", "--help"], ["lkg", "--help"]):
         result = subprocess.run([sys.executable, "-m", "anemos", *argv], capture_output=True, text=True)
         assert result.returncode == 0 and "Usage" in result.stdout, argv
 
