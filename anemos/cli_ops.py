@@ -115,7 +115,7 @@ def _safety(**overrides: object):  # type: ignore[no-untyped-def]
 
 @freeze_app.command("monitor")
 def freeze_monitor(
-    once: Annotated[bool, typer.Option("--once", help="one look, print what it saw, exit")] = False,
+    once: Annotated[bool, typer.Option("--once", help="one look: print what it sees and would decide, change nothing")] = False,
     redis_prefix: Annotated[Optional[str], typer.Option(help="the stream job's Redis prefix")] = None,
     consumer_group: Annotated[Optional[str], typer.Option(help="the stream job's consumer group")] = None,
     interval_s: Annotated[Optional[float], typer.Option(help="seconds between looks")] = None,
@@ -130,21 +130,31 @@ def freeze_monitor(
                                     interval_s=interval_s))
     try:
         if once:
-            events = monitor.step()
-            obs = monitor.last
-            out = {"lag_records": obs.lag_records if obs else None, "progress_ms": obs.progress_ms if obs else None,
-                   "turbines_seen": len(obs.turbine_last_ms) if obs else 0,
-                   "events": [{"kind": e.kind, **asdict(e.freeze)} for e in events]}
-            emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+            obs, judged, events = monitor.judge()
+            gap = None if obs.progress_ms is None else (obs.now_ms - obs.progress_ms) / 1000
+            out = {"lag_records": obs.lag_records, "event_time_gap_s": gap, "turbines_seen": len(obs.turbine_last_ms),
+                   "frozen_after_this_look": sorted(judged.active), "would_change": [{"kind": e.kind, **asdict(e.freeze)} for e in events]}
+            emit(out, as_json, f"lag {obs.lag_records} records; event time {gap}s behind; {len(obs.turbine_last_ms)} turbines seen; "
+                               f"frozen after this look: {_summary(judged.active)}; would change {len(events)} scopes")
         else:
             monitor.run(_until_signal())
     finally:
         monitor.close()
 
 
+def _summary(scopes: object) -> str:
+    """'all, 2 sites, 14 turbines' rather than a list of hundreds."""
+    names = list(scopes)  # type: ignore[call-overload]
+    sites = sum(1 for s in names if s.startswith("site:"))
+    turbines = sum(1 for s in names if s.startswith("turbine:"))
+    parts = (["all"] if "all" in names else []) + ([f"{sites} sites"] if sites else []) + ([f"{turbines} turbines"] if turbines else [])
+    return ", ".join(parts) or "nothing"
+
+
 @freeze_app.command("status")
 def freeze_status(
     redis_prefix: Annotated[Optional[str], typer.Option(help="the stream job's Redis prefix")] = None,
+    limit: Annotated[int, typer.Option(help="rows to show (all, sites first); --json always has every freeze")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """What is frozen now, why and since when; and whether the monitor is alive (if not, the gate is frozen)."""
@@ -157,9 +167,13 @@ def freeze_status(
     freezes, alive = state.freezes(), state.monitor_alive()
     now = int(time.time() * 1000)
     out = {"monitor_alive": alive, "freezes": [{**asdict(f), "age_s": (now - f.since_ms) / 1000} for f in freezes.values()]}
-    table = Table("scope", "reason", "for", "detail", title="monitor alive" if alive else "MONITOR NOT RUNNING: the gate refuses STOP and CURTAIL everywhere")
-    for f in freezes.values():
+    title = (f"frozen: {_summary(freezes)}" if alive else "MONITOR NOT RUNNING: the gate refuses STOP and CURTAIL everywhere")
+    table = Table("scope", "reason", "for", "detail", title=title)
+    rank = {"all": 0, "site": 1, "turbine": 2}
+    for f in sorted(freezes.values(), key=lambda f: (rank[f.scope.split(":")[0]], f.scope))[:limit]:
         table.add_row(f.scope, f.reason, f"{(now - f.since_ms) / 1000:.0f}s", f.detail)
+    if len(freezes) > limit:
+        table.caption = f"{len(freezes) - limit} more (--limit, or --json for all)"
     emit(out, as_json, table if freezes or not alive else "nothing is frozen; monitor alive")
 
 

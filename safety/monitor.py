@@ -76,11 +76,16 @@ class FreezeMonitor:
                            {t: site for t, (_, site) in seen.items() if site})
 
     # acting ------------------------------------------------------------------------------
-    def step(self) -> list[FreezeEvent]:
-        """One look; returns the freezes and thaws it decided."""
+    def judge(self) -> tuple[Observation, FreezeState, list[FreezeEvent]]:
+        """One look and its verdict, applied nowhere (``anemos freeze monitor --once`` shows it)."""
         obs = self.observe()
         self.last = obs
         judged, events = assess(self._judged, obs, self.thresholds)
+        return obs, judged, events
+
+    def step(self) -> list[FreezeEvent]:
+        """One look, applied; returns the freezes and thaws it decided."""
+        _obs, judged, events = self.judge()
         try:
             self.state.apply(events)
             self.state.beat(self.settings.heartbeat_ttl_s)

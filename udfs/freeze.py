@@ -40,14 +40,20 @@ def scopes_covering(turbine_id: str, site_id: str | None) -> tuple[str, ...]:
     return (ALL, site_scope(site_id), turbine_scope(turbine_id)) if site_id else (ALL, turbine_scope(turbine_id))
 
 
-def progress(last_ms: Collection[int], now_ms: int, quantile: float = 0.9) -> int | None:
-    """The job's event-time progress from its turbines' newest event times: their 90th percentile, never past
-    the wall clock. A turbine whose clock runs ahead (the bridge accepts up to its max skew) must not make
-    every other turbine look silent."""
+def progress(last_ms: Collection[int], now_ms: int, quantile: float = 0.9, horizon_ms: int = 900_000) -> int | None:
+    """The job's event-time progress from its turbines' newest event times.
+
+    Each is capped at the wall clock (the bridge accepts clocks up to its max skew ahead, and one
+    fast turbine must not make every other look silent); turbines more than ``horizon_ms`` behind
+    the newest are left out (decommissioned or long silent: they have their own freezes); of the
+    rest, the 90th percentile.
+    """
     if not last_ms:
         return None
-    ordered = sorted(last_ms)
-    return min(now_ms, ordered[max(0, math.ceil(quantile * len(ordered)) - 1)])
+    capped = [min(t, now_ms) for t in last_ms]
+    top = max(capped)
+    recent = sorted(t for t in capped if t >= top - horizon_ms)
+    return recent[max(0, math.ceil(quantile * len(recent)) - 1)]
 
 
 @dataclass(frozen=True)

@@ -82,3 +82,5 @@ def test_progress_ignores_a_fast_clock_and_never_passes_the_wall_clock() -> None
     assert progress(fleet, now_ms=200_000) == 100_017
     assert progress([100_000, 400_000], now_ms=200_000) == 200_000
     assert progress([], now_ms=1) is None
+    long_gone = [10_000] * 100  # turbines silent for hours do not drag the progress back
+    assert progress(long_gone + [1_000_000 + i for i in range(10)], now_ms=2_000_000) == 1_000_008
