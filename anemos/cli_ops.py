@@ -294,11 +294,12 @@ def command_audit(
     from safety.book import CommandBook
 
     trail = CommandBook(StackSettings().postgres_dsn).trail(command_id, limit)
-    table = Table("at", "command", "event", "actor", "detail")
+    table = Table("time (UTC)", *(() if command_id else ("command",)), "event", "actor", "detail")
     for e in trail:
         d = e["detail"]
-        detail = d.get("decision") or d.get("reason") or d.get("detail") or ""
-        table.add_row(e["at"][:19], e["command_id"], e["event"], e["actor"], f"{d.get('command', '')} {d.get('target', d.get('turbine_id', ''))} {detail}")
+        what = " ".join(str(x) for x in (d.get("command"), d.get("target") or d.get("turbine_id")) if x)
+        why = d.get("decision") or d.get("reason") or d.get("detail") or ""
+        table.add_row(e["at"][11:19], *(() if command_id else (e["command_id"],)), e["event"], e["actor"], f"{what}: {why}")
     emit(trail, as_json, table)
 
 

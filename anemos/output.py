@@ -17,5 +17,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JS
 def emit(data: Any, as_json: bool, human: str | Table) -> None:
     if as_json:
         print(json.dumps(data, indent=2, default=str))
+    elif isinstance(human, str):
+        Console().print(human, markup=False, highlight=False)  # ids and reasons may hold [brackets]
     else:
         Console().print(human)

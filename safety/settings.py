@@ -12,6 +12,9 @@ from udfs.freeze import Thresholds
 from udfs.gate import Policy
 
 
+_T, _P = Thresholds(), Policy()  # the defaults live with the rules
+
+
 class SafetySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANEMOS_SAFETY_", frozen=True, extra="ignore")
 
@@ -26,24 +29,24 @@ class SafetySettings(BaseSettings):
     # the monitor
     interval_s: float = Field(default=5.0, description="seconds between two looks")
     heartbeat_ttl_s: float = Field(default=30.0, description="the gate treats a monitor silent this long as blind")
-    freeze_lag_records: int = 20_000
-    thaw_lag_records: int = 2_000
-    freeze_gap_s: float = 60.0
-    thaw_gap_s: float = 20.0
-    freeze_silence_s: float = 60.0
-    thaw_silence_s: float = 15.0
-    freeze_site_share: float = 0.5
-    thaw_site_share: float = 0.25
-    thaw_checks: int = 3
+    freeze_lag_records: int = _T.freeze_lag_records
+    thaw_lag_records: int = _T.thaw_lag_records
+    freeze_gap_s: float = _T.freeze_gap_ms / 1000
+    thaw_gap_s: float = _T.thaw_gap_ms / 1000
+    freeze_silence_s: float = _T.freeze_silence_ms / 1000
+    thaw_silence_s: float = _T.thaw_silence_ms / 1000
+    freeze_site_share: float = _T.freeze_site_share
+    thaw_site_share: float = _T.thaw_site_share
+    thaw_checks: int = _T.thaw_checks
     # the gate
     listen: str = "127.0.0.1:50061"
     plaintext: bool = False
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
-    max_lkg_age_s: float = 30.0
-    high_impact_curtail_share: float = 0.5
-    approval_ttl_s: float = 900.0
+    max_lkg_age_s: float = _P.max_lkg_age_ms / 1000
+    high_impact_curtail_share: float = _P.high_impact_curtail_share
+    approval_ttl_s: float = _P.approval_ttl_ms / 1000
 
     settings_customise_sources = file_sources("safety")
 

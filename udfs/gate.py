@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from enum import Enum
 
 from udfs.freeze import Freeze, scopes_covering
@@ -147,7 +148,8 @@ def check(req: Request, ctx: Context, policy: Policy) -> Verdict:
             return _refuse(FROZEN, "the freeze state cannot be read: failing safe, as if frozen")
         freeze = _covering_freeze(targets, ctx.freezes)
         if freeze is not None:
-            return _refuse(FROZEN, f"freeze {freeze.scope} ({freeze.reason} since {freeze.since_ms}): {freeze.detail}")
+            since = datetime.fromtimestamp(freeze.since_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return _refuse(FROZEN, f"freeze {freeze.scope} ({freeze.reason} since {since}): {freeze.detail}")
     stale = sorted(t.turbine_id for t in targets if t.lkg_age_ms is None or t.lkg_age_ms > policy.max_lkg_age_ms)
     if stale:
         ages = {t.turbine_id: t.lkg_age_ms for t in targets}

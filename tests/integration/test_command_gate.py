@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import psycopg
@@ -101,7 +102,7 @@ def _status(stack: StackSettings, command_id: str) -> str:
         return conn.execute("SELECT status FROM commands WHERE command_id = %s", (command_id,)).fetchone()[0]
 
 
-def test_gate_decides_with_freezes_protection_staleness_and_two_people(stack: StackSettings, world: World) -> None:
+def test_gate_decides_with_freezes_protection_staleness_and_two_people(stack: StackSettings, world: World, tmp_path: Path) -> None:
     w = world
     settings = _settings(w)
     w.all_report()
@@ -109,8 +110,7 @@ def test_gate_decides_with_freezes_protection_staleness_and_two_people(stack: St
     server = GateServer(settings).start()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     gate = pb_grpc.ControlServiceStub(channel)
-    listener = CommandListener(stack.kafka_bootstrap, w.names.commands_topic, w.edge, channel, JournalExecutor(
-        stack.path("agents", f"{w.edge}.commands.jsonl")))
+    listener = CommandListener(stack.kafka_bootstrap, w.names.commands_topic, w.edge, channel, JournalExecutor(tmp_path / "commands.jsonl"))
 
     def ask(command: int, by: str = "alice", **target: object) -> pb.Decision:
         return gate.RequestCommand(pb.CommandRequest(command=command, requested_by=by, reason="test", **target), timeout=30)
