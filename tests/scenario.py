@@ -28,6 +28,7 @@ from edge_bridge.registry import Site, Turbine
 from udfs.anomaly import (
     ChannelConfig, ChannelState, LossState, PowerConfig, PowerState, channel_step, loss_on_reading, power_step,
 )
+from udfs.channels import watches_frozen
 from udfs.identity import alert_id, msg_id
 from udfs.power_curve import MODELS, expected_power
 
@@ -153,7 +154,7 @@ def alerts_and_lkg(sc: Scenario) -> tuple[set[tuple[str, str, str, str, int]], d
     alerts = []
     for r in sc.ontime:
         key = (r.turbine_id, r.sensor_id)
-        new, out = channel_step(channels[key], r.turbine_id, r.sensor_id, r.ts_unix_ms, r.value, cfg)
+        new, out = channel_step(channels[key], r.turbine_id, r.sensor_id, r.ts_unix_ms, r.value, cfg, watches_frozen(r.sensor_type))
         alerts += out
         if new is not channels[key] and not (new.zscore_open or new.frozen_open):
             held = lkg[r.turbine_id].get(r.sensor_type)

@@ -61,9 +61,11 @@ class ChannelState:
 
 
 def channel_step(
-    state: ChannelState, turbine_id: str, sensor_id: str, event_time: int, value: float, cfg: ChannelConfig
+    state: ChannelState, turbine_id: str, sensor_id: str, event_time: int, value: float, cfg: ChannelConfig,
+    watch_frozen: bool = True,
 ) -> tuple[ChannelState, list[Alert]]:
-    """Z-score against the rolling (exponentially weighted) statistics, and frozen-sensor detection."""
+    """Z-score against the rolling (exponentially weighted) statistics, and frozen-sensor detection
+    (``watch_frozen``: off for channels that hold one value in normal operation, see udfs.channels)."""
     if event_time <= state.last_event_time:
         return state, []  # replayed or out of order: never move state backwards
     alerts: list[Alert] = []
@@ -84,7 +86,7 @@ def channel_step(
     unchanged_since = state.unchanged_since if value == state.last_value else event_time
     frozen_open = state.frozen_open
     frozen_for = event_time - unchanged_since
-    if not frozen_open and frozen_for >= cfg.frozen_after_ms:
+    if watch_frozen and not frozen_open and frozen_for >= cfg.frozen_after_ms:
         frozen_open = True
         alert("frozen_sensor", Status.RAISED, Severity.WARNING, f"value {value} unchanged for {frozen_for // 1000} s")
     elif frozen_open and value != state.last_value:

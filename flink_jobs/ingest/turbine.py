@@ -26,6 +26,7 @@ from udfs.anomaly import (
     Alert, ChannelConfig, ChannelState, LossState, PowerConfig, PowerState, channel_step, loss_on_reading,
     loss_on_timer, power_step,
 )
+from udfs.channels import watches_frozen
 from udfs.identity import alert_id
 from udfs.lateness import is_late
 
@@ -99,7 +100,8 @@ class TurbineProcessor(KeyedProcessFunction):
         alerts: list[Alert] = []
         stored = self._channels.get(r.sensor_id)
         state = ChannelState(*stored) if stored is not None else ChannelState()
-        new_state, out = channel_step(state, r.turbine_id, r.sensor_id, r.event_time_ms, r.value, self._channel_cfg)
+        new_state, out = channel_step(state, r.turbine_id, r.sensor_id, r.event_time_ms, r.value, self._channel_cfg,
+                                      watches_frozen(r.sensor_type))
         alerts += out
         if new_state is not state:
             self._channels.put(r.sensor_id, _to_row(new_state))

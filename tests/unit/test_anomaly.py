@@ -78,3 +78,15 @@ def test_power_is_not_judged_at_low_wind_or_without_a_recent_wind_reading() -> N
     state, _ = power_step(state, "T1", "WMET.HorWdSpd", 2000, 12.0, model, cfg)
     _, out = power_step(state, "T1", "WTUR.W", 60_000, 0.0, model, cfg)
     assert out == []
+
+
+def test_channels_that_hold_steady_in_normal_operation_are_not_called_frozen() -> None:
+    from udfs.channels import watches_frozen
+
+    assert not watches_frozen("WTUR.TurSt") and not watches_frozen("WROT.BlPthAngVal")
+    assert watches_frozen("WTRM.TrmTmpGbxOil") and not watches_frozen("NOT.A.CHANNEL")
+    state, alerts = ChannelState(), []
+    for i in range(200):  # fine pitch for 200 s, well past frozen_after_ms
+        state, out = channel_step(state, "T1", "WROT.BlPthAngVal.1", i * 1000, 0.0, CFG, watch_frozen=False)
+        alerts += out
+    assert alerts == [] and not state.frozen_open
