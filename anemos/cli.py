@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -133,6 +134,30 @@ def certs_edge(edge_id: Annotated[str, typer.Argument(help="gateway id; becomes 
 def ingest(ctx: typer.Context) -> None:
     """Run the ingest Flink job on the local mini-cluster (flags: python -m flink_jobs.ingest --help)."""
     raise typer.Exit(subprocess.call([sys.executable, "-m", "flink_jobs.ingest", *ctx.args], cwd=PROJECT_ROOT))
+
+
+@app.command("maintain", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def maintain(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Compact the Iceberg tables, then expire old snapshots, never the one a restored Flink job needs.
+
+    Flags go to python -m flink_jobs.maintenance (--table, --older-than-hours, --retain-last, --no-compact, ...)."""
+    import tempfile
+
+    stack = StackSettings()
+    log_path = stack.path("logs", "maintenance.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp, open(log_path, "ab") as log_file, console.status("compacting and expiring"):
+        report_path = Path(tmp) / "report.json"
+        code = subprocess.call([sys.executable, "-m", "flink_jobs.maintenance", *ctx.args, "--report", str(report_path)],
+                               cwd=PROJECT_ROOT, stdout=log_file)
+        if code != 0:
+            raise RuntimeError(f"maintenance failed (exit {code}); see {log_path}")
+        report = json.loads(report_path.read_text())
+    table = Table("table", "data files", "snapshots", "Flink anchors kept", "seconds")
+    for r in report:
+        table.add_row(r["table"], f"{r['data_files_before']} -> {r['data_files_after']}",
+                      f"{r['snapshots_before']} -> {r['snapshots_after']}", str(len(r["flink_anchors"])), str(r["seconds"]))
+    emit(report, as_json, table)
 
 
 @app.command("sinks")

@@ -1,0 +1,48 @@
+"""Expiry never removes the snapshot a restored Flink job will look for."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from iceberg.maintenance import FLINK_CHECKPOINT, FLINK_JOB_ID, SnapshotInfo, flink_anchors, plan_expiry
+
+pytestmark = pytest.mark.unit
+
+DAY = 86_400_000
+
+
+def flink(i: int, ts: int, job: str, ckpt: int) -> SnapshotInfo:
+    return SnapshotInfo(i, ts, {FLINK_JOB_ID: job, FLINK_CHECKPOINT: str(ckpt), "operation": "append"})
+
+
+def compaction(i: int, ts: int) -> SnapshotInfo:
+    return SnapshotInfo(i, ts, {"operation": "replace"})
+
+
+def test_compaction_after_the_last_flink_commit_does_not_expose_it() -> None:
+    now = 100 * DAY
+    snaps = [flink(1, now - 3 * DAY, "job-a", 7), flink(2, now - 2 * DAY, "job-a", 8), compaction(3, now - DAY)]
+    plan = plan_expiry(snaps, now, older_than_ms=0, job_horizon_ms=30 * DAY)
+    assert plan.anchors["job-a"].snapshot_id == 2
+    assert plan.cutoff_ms == now - 2 * DAY and plan.expirable == 1  # only snapshot 1 may go
+
+
+def test_jobs_past_the_horizon_pin_nothing() -> None:
+    now = 100 * DAY
+    snaps = [flink(1, now - 60 * DAY, "old", 3), flink(2, now - DAY, "new", 9)]
+    assert set(flink_anchors(snaps, now, 30 * DAY)) == {"new"}
+    assert plan_expiry(snaps, now, DAY // 2, 30 * DAY).cutoff_ms == now - DAY
+
+
+@given(st.lists(st.tuples(st.integers(0, 50 * DAY), st.sampled_from(["a", "b", None]), st.integers(0, 100)), min_size=1, max_size=30),
+       st.integers(0, 40 * DAY))
+def test_every_recent_jobs_newest_commit_survives(rows: list[tuple[int, str | None, int]], older_than: int) -> None:
+    now = 50 * DAY
+    snaps = [flink(i, ts, job, ck) if job else compaction(i, ts) for i, (ts, job, ck) in enumerate(rows)]
+    plan = plan_expiry(snaps, now, older_than, 30 * DAY)
+    for job in {j for _, j, _ in rows if j}:
+        newest = max((s for s in snaps if s.summary.get(FLINK_JOB_ID) == job), key=lambda s: s.timestamp_ms)
+        if newest.timestamp_ms >= now - 30 * DAY:
+            assert newest.timestamp_ms >= plan.cutoff_ms, "the anchor would be expired"
