@@ -16,7 +16,8 @@ from stack.settings import StackSettings
 log = logging.getLogger("anemos.ingest")
 
 
-def parse(argv: list[str]) -> JobSettings:
+def parse(argv: list[str]) -> tuple[JobSettings, bool]:
+    """The job's settings, and whether to return as soon as it is submitted."""
     p = argparse.ArgumentParser(prog="python -m flink_jobs.ingest", description=__doc__)
     p.add_argument("--restore-from", help="'latest' for the newest retained checkpoint, or a checkpoint path")
     p.add_argument("--checkpoint-interval-ms", type=int)
@@ -33,6 +34,7 @@ def parse(argv: list[str]) -> JobSettings:
     p.add_argument("--sample-interval-ms", type=int, help="sampling interval of a channel (coverage)")
     p.add_argument("--checkpoint-dir", type=Path)
     p.add_argument("--job-name")
+    p.add_argument("--detach", action="store_true", help="return once submitted (flink run -d on a cluster)")
     args = p.parse_args(argv)
     stack = StackSettings()
     settings = JobSettings.from_stack(
@@ -49,12 +51,12 @@ def parse(argv: list[str]) -> JobSettings:
         settings = settings.model_copy(update={"restore_from": found.resolve().as_uri()})
     elif args.restore_from:
         settings = settings.model_copy(update={"restore_from": args.restore_from})
-    return settings
+    return settings, args.detach
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = parse(sys.argv[1:] if argv is None else argv)
+    settings, detach = parse(sys.argv[1:] if argv is None else argv)
     from flink_jobs.common.env import create
     from flink_jobs.ingest.pipeline import build
 
@@ -65,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("job %s (%s) submitted; restored from %s", settings.job_name, job_id, settings.restore_from or "nothing")
     # printed, not logged: Beam's logging set-up in PyFlink can swallow INFO records
     print(f"JOB_ID {job_id} restored_from={settings.restore_from or '-'}", flush=True)
+    if detach:
+        return 0
 
     def cancel(signum: int, _frame: Any) -> None:
         log.info("signal %d: cancelling job %s (checkpoints are retained)", signum, job_id)

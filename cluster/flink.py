@@ -1,0 +1,204 @@
+"""Start, stop, inspect and hurt the standalone cluster; submit the stream job to it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from flink_jobs.common.env import hadoop_classpath
+from flink_jobs.common.settings import JobSettings
+from stack import process
+from stack.settings import PROJECT_ROOT, StackSettings
+
+log = logging.getLogger("anemos.cluster")
+
+
+class ClusterError(RuntimeError):
+    """The cluster did not start, or a job could not be submitted."""
+
+
+def flink_home() -> Path:
+    import pyflink
+
+    return Path(pyflink.__file__).resolve().parent
+
+
+@dataclass
+class ClusterSettings:
+    taskmanagers: int = 2
+    slots_per_taskmanager: int = 2
+    rest_port: int = 18088
+    rpc_port: int = 16123
+    jobmanager_memory: str = "1024m"
+    taskmanager_memory: str = "2048m"
+    # short heartbeats, so a paused or vanished TaskManager is declared dead within seconds
+    heartbeat_interval_ms: int = 2_000
+    heartbeat_timeout_ms: int = 12_000
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class FlinkCluster:
+    def __init__(self, stack: StackSettings, settings: ClusterSettings | None = None) -> None:
+        self.stack, self.s = stack, settings or ClusterSettings()
+        self.home = flink_home()
+        self.conf_dir = stack.path("flink-cluster", "conf")
+        self.rest = f"http://{stack.host}:{self.s.rest_port}"
+
+    # -- configuration ------------------------------------------------------------------------
+    def _java_opts(self) -> str:
+        text = (self.home / "conf" / "config.yaml").read_text()
+        m = re.search(r"^\s+all:\s*(.+)$", text, re.M)  # env.java.opts.all of the distribution
+        return m.group(1).strip() if m else ""
+
+    def write_config(self) -> Path:
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        host = self.stack.host
+        conf = {
+            "jobmanager.rpc.address": host, "jobmanager.rpc.port": self.s.rpc_port, "jobmanager.bind-host": host,
+            "jobmanager.memory.process.size": self.s.jobmanager_memory, "jobmanager.execution.failover-strategy": "region",
+            "taskmanager.bind-host": host, "taskmanager.host": host,
+            "taskmanager.numberOfTaskSlots": self.s.slots_per_taskmanager,
+            "taskmanager.memory.process.size": self.s.taskmanager_memory,
+            "rest.address": host, "rest.bind-address": host, "rest.port": self.s.rest_port,
+            "parallelism.default": 2, "state.backend.type": "rocksdb", "execution.checkpointing.incremental": "true",
+            "restart-strategy.type": "exponential-delay", "heartbeat.interval": self.s.heartbeat_interval_ms,
+            "heartbeat.timeout": self.s.heartbeat_timeout_ms, "python.executable": sys.executable,
+            "classloader.check-leaked-classloader": "false", "env.java.opts.all": self._java_opts(),
+            **self.s.extra,
+        }
+        path = self.conf_dir / "config.yaml"
+        path.write_text("".join(f"{k}: {v}\n" for k, v in conf.items()))
+        for name in ("log4j-console.properties", "log4j.properties", "log4j-cli.properties"):
+            (self.conf_dir / name).write_text((self.home / "conf" / name).read_text())
+        return path
+
+    def _env(self) -> dict[str, str]:
+        settings = JobSettings.from_stack(self.stack)
+        return {
+            "FLINK_CONF_DIR": str(self.conf_dir), "FLINK_LOG_DIR": str(self.stack.path("logs")),
+            # the Postgres driver and Hadoop's Configuration, parent-first (see flink_jobs/common/env.py)
+            "HADOOP_CLASSPATH": hadoop_classpath(settings),
+            # Python workers import the project's packages
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "AWS_REQUEST_CHECKSUM_CALCULATION": "WHEN_REQUIRED", "AWS_RESPONSE_CHECKSUM_VALIDATION": "WHEN_REQUIRED",
+        }
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def _console(self, name: str, service: str, *args: str) -> None:
+        process.spawn(self.stack.state_dir, name, ["bash", str(self.home / "bin" / "flink-console.sh"), service, *args],
+                      env=self._env(), cwd=PROJECT_ROOT)
+
+    @staticmethod
+    def tm_name(index: int) -> str:
+        return f"flink-taskmanager-{index}"
+
+    def up(self, timeout_s: float = 120.0) -> dict[str, Any]:
+        """Start what is not running (JobManager, then TaskManagers) and wait for every slot."""
+        self.write_config()
+        if process.read_pid(self.stack.state_dir, "flink-jobmanager") is None:
+            if process.port_open(self.stack.host, self.s.rest_port):
+                raise ClusterError(f"port {self.s.rest_port} is in use by a process this stack did not start")
+            self._console("flink-jobmanager", "standalonesession")
+        for i in range(1, self.s.taskmanagers + 1):
+            self.start_taskmanager(i)
+        want = self.s.taskmanagers * self.s.slots_per_taskmanager
+        process.wait_until("flink cluster", lambda: self._slots() >= want, timeout_s=timeout_s,
+                           log_path=self.stack.path("logs", "flink-jobmanager.log"))
+        return self.status()
+
+    def start_taskmanager(self, index: int) -> None:
+        if process.read_pid(self.stack.state_dir, self.tm_name(index)) is None:
+            self._console(self.tm_name(index), "taskexecutor", f"-Dtaskmanager.resource-id=tm-{index}")
+
+    def down(self) -> list[str]:
+        stopped = []
+        for name in [self.tm_name(i) for i in range(1, 9)] + ["flink-jobmanager"]:
+            if process.stop(self.stack.state_dir, name):
+                stopped.append(name)
+        return stopped
+
+    def kill_taskmanager(self, index: int, sig: signal.Signals = signal.SIGKILL) -> int:
+        """Signal a TaskManager's process group (its Python workers too). SIGKILL forgets it."""
+        pid = process.read_pid(self.stack.state_dir, self.tm_name(index))
+        if pid is None:
+            raise ClusterError(f"taskmanager {index} is not running")
+        os.killpg(pid, sig)
+        if sig == signal.SIGKILL:
+            process.pid_file(self.stack.state_dir, self.tm_name(index)).unlink(missing_ok=True)
+        log.warning("sent %s to taskmanager %d (pid %d)", sig.name, index, pid)
+        return pid
+
+    # -- REST -----------------------------------------------------------------------------------
+    def _get(self, path: str) -> Any:
+        return httpx.get(f"{self.rest}{path}", timeout=5).json()
+
+    def _slots(self) -> int:
+        try:
+            return int(self._get("/overview").get("slots-total", 0))
+        except (httpx.HTTPError, ValueError):
+            return 0
+
+    def status(self) -> dict[str, Any]:
+        try:
+            overview = self._get("/overview")
+            tms = [{"id": t["id"], "slots": t["slotsNumber"], "free": t["freeSlots"]} for t in self._get("/taskmanagers")["taskmanagers"]]
+        except (httpx.HTTPError, ValueError):
+            overview, tms = {}, []
+        return {"rest": self.rest, "taskmanagers": tms, "slots_total": overview.get("slots-total", 0),
+                "jobs_running": overview.get("jobs-running", 0)}
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._get(f"/jobs/{job_id}")
+
+    def checkpoints(self, job_id: str) -> dict[str, Any]:
+        return self._get(f"/jobs/{job_id}/checkpoints")
+
+    def wait_running(self, job_id: str, timeout_s: float = 180.0) -> None:
+        """Until every task of the job runs (after a submit or a failover)."""
+        def running() -> bool:
+            try:
+                info = self.job(job_id)
+            except (httpx.HTTPError, ValueError):
+                return False
+            return info.get("state") == "RUNNING" and all(v.get("status") == "RUNNING" for v in info.get("vertices", []))
+        process.wait_until(f"job {job_id} running", running, timeout_s=timeout_s)
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def submit(self, job_args: list[str], log_path: Path, timeout_s: float = 300.0) -> str:
+        """``flink run -d -pym flink_jobs.ingest`` with ``job_args``; returns the Flink job id."""
+        argv = ["bash", str(self.home / "bin" / "flink"), "run", "-m", f"{self.stack.host}:{self.s.rest_port}", "-d",
+                "-pyexec", sys.executable, "-pyclientexec", sys.executable, "-pym", "flink_jobs.ingest", *job_args, "--detach"]
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as out:
+            done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, env={**os.environ, **self._env()},
+                                  timeout=timeout_s)
+        text = log_path.read_text(errors="replace")
+        ids = re.findall(r"JOB_ID ([0-9a-f]{32})", text)
+        if done.returncode != 0 or not ids:
+            raise ClusterError(f"flink run exited {done.returncode}; see {log_path}")
+        return ids[-1]
+
+    def cancel(self, job_id: str) -> None:
+        httpx.patch(f"{self.rest}/jobs/{job_id}?mode=cancel", timeout=10)
+
+    def wait_taskmanagers(self, count: int, timeout_s: float = 60.0) -> None:
+        process.wait_until(f"{count} taskmanagers", lambda: len(self.status()["taskmanagers"]) == count, timeout_s=timeout_s)
+
+
+def wait_for(what: str, check: Any, timeout_s: float, every_s: float = 1.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if check():
+            return time.monotonic() - started
+        time.sleep(every_s)
+    raise ClusterError(f"{what}: not within {timeout_s:.0f}s")
