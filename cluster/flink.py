@@ -86,16 +86,19 @@ class FlinkCluster:
         settings = JobSettings.from_stack(self.stack)
         return {
             "FLINK_CONF_DIR": str(self.conf_dir), "FLINK_LOG_DIR": str(self.stack.path("logs")),
-            # the Postgres driver and Hadoop's Configuration, parent-first (see flink_jobs/common/env.py)
-            "HADOOP_CLASSPATH": hadoop_classpath(settings),
+            # the Postgres driver and Hadoop's Configuration, parent-first (see flink_jobs/common/env.py), and
+            # flink-python, which a distribution keeps in opt/ (the cluster needs its Python operators)
+            "HADOOP_CLASSPATH": os.pathsep.join([hadoop_classpath(settings), *map(str, (self.home / "opt").glob("flink-python-*.jar"))]),
             # Python workers import the project's packages
             "PYTHONPATH": str(PROJECT_ROOT),
             "AWS_REQUEST_CHECKSUM_CALCULATION": "WHEN_REQUIRED", "AWS_RESPONSE_CHECKSUM_VALIDATION": "WHEN_REQUIRED",
         }
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def _console(self, name: str, service: str, *args: str) -> None:
-        process.spawn(self.stack.state_dir, name, ["bash", str(self.home / "bin" / "flink-console.sh"), service, *args],
+    def _foreground(self, name: str, script: str, *args: str) -> None:
+        """``<script> start-foreground``: the distribution's own memory and JVM set-up, as a process we record."""
+        argv = ["bash", str(self.home / "bin" / script), "start-foreground", *args]
+        process.spawn(self.stack.state_dir, name, argv,
                       env=self._env(), cwd=PROJECT_ROOT)
 
     @staticmethod
@@ -108,7 +111,7 @@ class FlinkCluster:
         if process.read_pid(self.stack.state_dir, "flink-jobmanager") is None:
             if process.port_open(self.stack.host, self.s.rest_port):
                 raise ClusterError(f"port {self.s.rest_port} is in use by a process this stack did not start")
-            self._console("flink-jobmanager", "standalonesession")
+            self._foreground("flink-jobmanager", "jobmanager.sh")
         for i in range(1, self.s.taskmanagers + 1):
             self.start_taskmanager(i)
         want = self.s.taskmanagers * self.s.slots_per_taskmanager
@@ -118,7 +121,7 @@ class FlinkCluster:
 
     def start_taskmanager(self, index: int) -> None:
         if process.read_pid(self.stack.state_dir, self.tm_name(index)) is None:
-            self._console(self.tm_name(index), "taskexecutor", f"-Dtaskmanager.resource-id=tm-{index}")
+            self._foreground(self.tm_name(index), "taskmanager.sh", "-D", f"taskmanager.resource-id=tm-{index}")
 
     def down(self) -> list[str]:
         stopped = []

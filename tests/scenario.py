@@ -145,14 +145,15 @@ def windows(ontime: pd.DataFrame, size_ms: int, keys: list[str]) -> pd.DataFrame
 
 def alerts_and_lkg(sc: Scenario) -> tuple[set[tuple[str, str, str, str, int]], dict[str, dict[str, tuple[float, int]]]]:
     """(alert transitions as (turbine, sensor, rule, status, event_time), last-known-good per turbine and channel),
-    by replaying the job's per-turbine rules over the new on-time readings in arrival order."""
+    by replaying the job's per-turbine rules over the new on-time readings in event-time order (then sensor id),
+    the order the job judges them in whatever order they arrive."""
     cfg, pcfg = ChannelConfig(), PowerConfig()
     channels: dict[tuple[str, str], ChannelState] = defaultdict(ChannelState)
     power: dict[str, PowerState] = defaultdict(PowerState)
     loss: dict[str, LossState] = defaultdict(LossState)
     lkg: dict[str, dict[str, tuple[float, int]]] = defaultdict(dict)
     alerts = []
-    for r in sc.ontime:
+    for r in sorted(sc.ontime, key=lambda r: (r.ts_unix_ms, r.sensor_id)):
         key = (r.turbine_id, r.sensor_id)
         new, out = channel_step(channels[key], r.turbine_id, r.sensor_id, r.ts_unix_ms, r.value, cfg, watches_frozen(r.sensor_type))
         alerts += out

@@ -2,6 +2,11 @@
 
 Thin glue: every decision is a pure function of udfs/ (anomaly steps, lateness); this module
 only moves their state in and out of explicitly typed Flink state and routes the outputs.
+
+The rules judge a turbine's readings in event-time order (event time, then sensor id), each once
+the watermark has passed it: arrival order differs with parallelism and across restores (the
+msg_id dedupe shuffles by msg_id), and stateful rules such as the rolling z-score must not give
+different alerts for the same data.
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 from flink_jobs.ingest.registry import RegistryCache, TurbineInfo
 from flink_jobs.ingest.sinks import LkgWriter
 from flink_jobs.ingest.types import (
-    ALERT_ROW, CHANNEL_STATE, ENRICHED_ROW, LKG_ENTRY, LOSS_STATE, POWER_STATE, Types,
+    ALERT_ROW, CHANNEL_STATE, ENRICHED_ROW, LKG_ENTRY, LOSS_STATE, PENDING_READING, POWER_STATE, Types,
 )
 from udfs.anomaly import (
     Alert, ChannelConfig, ChannelState, LossState, PowerConfig, PowerState, channel_step, loss_on_reading,
-    loss_on_timer, power_step,
+    loss_on_timer, loss_timer, power_step,
 )
 from udfs.channels import watches_frozen
 from udfs.identity import alert_id
@@ -75,11 +80,14 @@ class TurbineProcessor(KeyedProcessFunction):
         self._power = ctx.get_state(ValueStateDescriptor("power", POWER_STATE))
         self._loss = ctx.get_state(ValueStateDescriptor("loss", LOSS_STATE))
         self._lkg = ctx.get_map_state(MapStateDescriptor("lkg_pending", Types.STRING(), LKG_ENTRY))
+        # "<event time, 13 digits>|<sensor id>" -> the reading: sorted keys are the rules' order
+        self._pending = ctx.get_map_state(MapStateDescriptor("rules_pending", Types.STRING(), PENDING_READING))
         self._registry = RegistryCache(self._dsn, self._registry_refresh_s)
         self._writer = LkgWriter(self._redis_url, self._redis_prefix)
         group = ctx.get_metrics_group()
         self._late = group.counter("late_readings")
         self._alerts = group.counter("alerts_emitted")
+        self._behind = group.counter("readings_behind_watermark")
 
     def close(self) -> None:
         self._writer.close()
@@ -94,28 +102,48 @@ class TurbineProcessor(KeyedProcessFunction):
             yield LATE, row  # kept, counted, never dropped; not judged by the rules (state never goes back)
             return
         yield row
-        yield from self._rules(r, info, ctx)
+        if r.event_time_ms <= watermark:
+            # its moment has passed for the rules (timers up to the watermark have fired): judging it
+            # now would depend on arrival timing; the windows and the raw table still have it
+            self._behind.inc()
+            return
+        self._pending.put(f"{r.event_time_ms:013d}|{r.sensor_id}", Row(r.sensor_id, r.sensor_type, r.event_time_ms, r.value))
+        timers = ctx.timer_service()
+        timers.register_event_time_timer(r.event_time_ms)
+        # and the telemetry-loss deadline, asked for by every reading (see on_timer)
+        timers.register_event_time_timer(loss_timer(r.event_time_ms, self._loss_after_ms))
 
-    def _rules(self, r: Row, info: TurbineInfo | None, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+    def _judge_due(self, turbine: str, until: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+        """Run the rules over every pending reading up to ``until``, in event-time order."""
+        due = sorted(k for k in self._pending.keys() if int(k[:13]) <= until)
+        if not due:
+            return
+        info = self._registry.get(turbine)
+        for key in due:
+            p = self._pending.get(key)
+            yield from self._rules(turbine, p[0], p[1], p[2], p[3], info, ctx)
+            self._pending.remove(key)
+
+    def _rules(self, turbine: str, sensor_id: str, sensor_type: str, event_time: int, value: float,
+               info: TurbineInfo | None, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
         alerts: list[Alert] = []
-        stored = self._channels.get(r.sensor_id)
+        stored = self._channels.get(sensor_id)
         state = ChannelState(*stored) if stored is not None else ChannelState()
-        new_state, out = channel_step(state, r.turbine_id, r.sensor_id, r.event_time_ms, r.value, self._channel_cfg,
-                                      watches_frozen(r.sensor_type))
+        new_state, out = channel_step(state, turbine, sensor_id, event_time, value, self._channel_cfg,
+                                      watches_frozen(sensor_type))
         alerts += out
         if new_state is not state:
-            self._channels.put(r.sensor_id, _to_row(new_state))
+            self._channels.put(sensor_id, _to_row(new_state))
             if not (new_state.zscore_open or new_state.frozen_open):  # a good value: last-known-good moves on
-                self._stage_lkg(r.sensor_type, r.value, r.event_time_ms, ctx)
+                self._stage_lkg(sensor_type, value, event_time, ctx)
         if info is not None:
             p_state = _load(self._power, PowerState)
-            new_p, out = power_step(p_state, r.turbine_id, r.sensor_type, r.event_time_ms, r.value, info.model,
-                                    self._power_cfg)
+            new_p, out = power_step(p_state, turbine, sensor_type, event_time, value, info.model, self._power_cfg)
             alerts += out
             if new_p != p_state:
                 self._power.update(_to_row(new_p))
         loss = _load(self._loss, LossState)
-        new_l, out, timer = loss_on_reading(loss, r.turbine_id, r.event_time_ms, self._loss_after_ms)
+        new_l, out, timer = loss_on_reading(loss, turbine, event_time, self._loss_after_ms)
         alerts += out
         if new_l != loss:
             self._loss.update(_to_row(new_l))
@@ -125,7 +153,7 @@ class TurbineProcessor(KeyedProcessFunction):
             self._alerts.inc()
             yield ALERTS, _alert_row(a, _site(info))
 
-    def _stage_lkg(self, channel: str, value: float, event_time: int, ctx: KeyedProcessFunction.Context) -> None:
+    def _stage_lkg(self, channel: str, value: float, event_time: int, ctx: KeyedProcessFunction.OnTimerContext) -> None:
         current = self._lkg.get(channel)
         if current is None or event_time > current[1]:  # state rows come back positional
             self._lkg.put(channel, Row(value, event_time))
@@ -145,6 +173,9 @@ class TurbineProcessor(KeyedProcessFunction):
                 self._writer.write(turbine, _site(info) or "", staged)
                 self._lkg.clear()
             return
+        # the readings the watermark has now passed first: a reading at or before this instant
+        # counts before the silence it would break is judged
+        yield from self._judge_due(turbine, timestamp, ctx)
         loss = _load(self._loss, LossState)
         new_l, alerts = loss_on_timer(loss, turbine, timestamp, self._loss_after_ms)
         if new_l != loss:

@@ -34,3 +34,5 @@ POWER_STATE = Types.ROW_NAMED(
 )
 LOSS_STATE = Types.ROW_NAMED(["last_event_time", "open"], [L, B])
 LKG_ENTRY = Types.ROW_NAMED(["value", "event_time_ms"], [D, L])
+# a reading waiting for the watermark before the rules judge it (in event-time order)
+PENDING_READING = Types.ROW_NAMED(["sensor_id", "sensor_type", "event_time_ms", "value"], [S, S, L, D])

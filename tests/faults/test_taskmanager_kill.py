@@ -1,0 +1,77 @@
+"""kill -9 a TaskManager of the standalone cluster mid-scenario: Flink fails over from the latest checkpoint
+(region failover, exponential-delay restarts) and every sink still equals the reference model."""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from anemos.platform import Names
+from anemos.runner import wait_for_rows
+from cluster.flink import FlinkCluster, wait_for
+from edge_bridge.server import Bridge
+from edge_bridge.settings import BridgeSettings
+from stack.settings import StackSettings
+from tests import oracle
+from tests import scenario as ref
+
+pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
+
+WAIT_COMMIT_AT, KILL_AT = 6, 14  # batches of 500 readings
+PARALLELISM = "2"  # the dedupe shuffles by msg_id: arrival order per turbine differs run to run
+
+
+@pytest.fixture(scope="module")
+def cluster(stack: StackSettings) -> Iterator[FlinkCluster]:
+    """One JobManager and two TaskManagers (2 slots each), stopped at the end of the module."""
+    c = FlinkCluster(stack)
+    c.up()
+    yield c
+    c.down()
+
+
+def job_args(names: Names, checkpoint_dir: Path, tag: str) -> list[str]:
+    return ["--raw-topic", names.raw_topic, "--dlq-topic", names.dlq_topic, "--aggregates-topic", names.aggregates_topic,
+            "--alerts-topic", names.alerts_topic, "--namespace", names.namespace, "--redis-prefix", names.redis_prefix,
+            "--checkpoint-dir", str(checkpoint_dir), "--consumer-group", f"test-{tag}", "--job-name", f"test-cluster-{tag}",
+            "--checkpoint-interval-ms", "3000", "--parallelism", PARALLELISM, "--loss-after-ms", str(ref.LOSS_AFTER_MS)]
+
+
+def test_taskmanager_sigkill_mid_stream_keeps_the_oracle(stack: StackSettings, names: Names, cluster: FlinkCluster,
+                                                         tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:8]
+    sc = ref.build(names.namespace.removeprefix("test_")[:8], seed=11)
+    oracle.register_scenario(stack, sc)
+    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
+                                              dlq_topic=names.dlq_topic)).start()
+    target = f"127.0.0.1:{bridge.port}"
+    job_id = cluster.submit(job_args(names, tmp_path / "checkpoints", tag), tmp_path / "submit.log")
+    batches, killed = 0, []
+
+    def on_batch(_n: int) -> None:
+        nonlocal batches
+        batches += 1
+        if batches == WAIT_COMMIT_AT:
+            wait_for_rows(stack, names.readings_table, 1, timeout_s=240)
+        if batches == KILL_AT:
+            killed.append(cluster.kill_taskmanager(1, signal.SIGKILL))  # the TaskManager and its Python workers
+            killed.append(len(oracle._scan(stack, names, "readings", "turbine_id", sc.turbine_ids)))
+
+    try:
+        cluster.wait_running(job_id)
+        sent = oracle.send_ontime(stack, names, target, sc, on_batch=on_batch)
+        assert killed and 0 < killed[1] < len(sc.ontime), f"kill was not mid-stream: {killed}"
+        cluster.start_taskmanager(1)  # what a supervisor does; the job may already run on the survivor's slots
+        took = wait_for("the job running again", lambda: cluster.job(job_id).get("state") == "RUNNING" and
+                        cluster.checkpoints(job_id)["counts"]["restored"] >= 1, 240)
+        print(f"failover: job running again, restored from a checkpoint, {took:.0f}s after the TaskManager came back")
+        problems = oracle.finish(stack, names, target, sc, sent)
+    finally:
+        cluster.cancel(job_id)
+        bridge.stop()
+    assert cluster.checkpoints(job_id)["counts"]["restored"] >= 1, "the job never restored from a checkpoint"
+    assert problems == [], "\n".join(problems)
