@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from anemos import cli_ops
+from anemos import cli_cluster, cli_ops
 from anemos.output import JsonOpt, console, emit
 from stack.settings import PROJECT_ROOT, StackSettings
 
@@ -66,7 +66,15 @@ def stack_down(as_json: JsonOpt = False) -> None:
     """Stop the services this stack started (by recorded pid); data is kept."""
     from stack import manager
 
-    stopped = manager.down(StackSettings())
+    from stack import process
+
+    settings = StackSettings()
+    cluster_stopped: list[str] = []
+    if any(process.read_pid(settings.state_dir, n) for n in ("flink-jobmanager", "flink-taskmanager-1", "flink-taskmanager-2")):
+        from cluster.flink import FlinkCluster
+
+        cluster_stopped = FlinkCluster(settings).down()  # the cluster's jobs use the stack's services
+    stopped = cluster_stopped + manager.down(settings)
     emit({"stopped": stopped}, as_json, f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
@@ -376,6 +384,7 @@ def test(ctx: typer.Context) -> None:
 
 
 cli_ops.register(app)
+app.add_typer(cli_cluster.cluster_app, name="cluster")
 
 
 def main() -> None:

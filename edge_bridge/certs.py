@@ -120,3 +120,9 @@ def channel_credentials(ca_cert: Path, client: Issued | None) -> "grpc.ChannelCr
         private_key=client.key.read_bytes() if client else None,
         certificate_chain=client.cert.read_bytes() if client else None,
     )
+
+
+def dev_server_tls(folder: Path) -> dict[str, Path]:
+    """The server side of local mTLS (the bridge's, the gate's): certificate, key, and the CA clients must chain to."""
+    pki = ensure_dev_pki(folder)
+    return {"tls_cert": pki.server.cert, "tls_key": pki.server.key, "tls_client_ca": pki.ca.cert}

@@ -45,14 +45,13 @@ class BridgeSettings(BaseSettings):
     @classmethod
     def from_stack(cls, stack: StackSettings, **overrides: object) -> "BridgeSettings":
         """Local settings: the stack's services and the development PKI in <state>/certs."""
-        from edge_bridge.certs import ensure_dev_pki
+        from edge_bridge.certs import dev_server_tls
 
         base: dict[str, object] = {
             "listen": stack.bridge_address, "bootstrap_servers": stack.kafka_bootstrap, "registry_url": stack.registry_url,
             "registry_dsn": stack.postgres_dsn,
         }
         if not overrides.get("plaintext"):
-            pki = ensure_dev_pki(stack.path("certs"))
-            base.update(tls_cert=pki.server.cert, tls_key=pki.server.key, tls_client_ca=pki.ca.cert)
+            base.update(dev_server_tls(stack.path("certs")))
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)  # type: ignore[arg-type]

@@ -70,9 +70,8 @@ class SafetySettings(BaseSettings):
             "listen": stack.gate_address,
         }
         if not overrides.get("plaintext"):
-            from edge_bridge.certs import ensure_dev_pki
+            from edge_bridge.certs import dev_server_tls
 
-            pki = ensure_dev_pki(stack.path("certs"))
-            base.update(tls_cert=pki.server.cert, tls_key=pki.server.key, tls_client_ca=pki.ca.cert)
+            base.update(dev_server_tls(stack.path("certs")))
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)  # type: ignore[arg-type]

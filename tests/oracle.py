@@ -18,6 +18,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from pyiceberg.expressions import In
 
 from anemos.platform import Names
+from anemos.runner import wait_for_rows
 from edge_bridge import simulator
 from edge_bridge.registry import register
 from flink_jobs.ingest.sinks import lkg_key
@@ -53,6 +54,33 @@ def _pg(stack: StackSettings, query: str, *params: Any) -> list[tuple[Any, ...]]
 
 def register_scenario(stack: StackSettings, sc: ref.Scenario) -> None:
     register(stack.postgres_dsn, [sc.site], sc.turbines)
+
+
+@dataclass
+class MidStreamKill:
+    """An ``on_batch`` hook for send_ontime: at one batch, wait for a first Iceberg commit; at a later one,
+    run ``kill`` and record how many of the scenario's rows were stored at that moment."""
+
+    stack: StackSettings
+    names: Names
+    sc: ref.Scenario
+    kill: Callable[[], object]
+    wait_commit_at: int = 6  # batches of 500 readings: the kill lands mid-stream, after a commit
+    kill_at: int = 14
+    batches: int = 0
+    rows_at_kill: int | None = None
+
+    def __call__(self, _n: int) -> None:
+        self.batches += 1
+        if self.batches == self.wait_commit_at:
+            wait_for_rows(self.stack, self.names.readings_table, 1, timeout_s=240)
+        if self.batches == self.kill_at:
+            self.kill()
+            self.rows_at_kill = len(_scan(self.stack, self.names, "readings", "turbine_id", self.sc.turbine_ids))
+
+    def assert_mid_stream(self) -> None:
+        assert self.rows_at_kill is not None and 0 < self.rows_at_kill < len(self.sc.ontime), \
+            f"kill was not mid-stream: {self.rows_at_kill} rows stored"
 
 
 def send_ontime(stack: StackSettings, names: Names, target: str, sc: ref.Scenario,

@@ -1,8 +1,6 @@
 """The proto, the Avro schema, the Iceberg table and the Flink SQL must describe one record."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from anemos.platform import Names
-from anemos.runner import wait_for_rows
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from flink_jobs.common import checkpoints
@@ -17,7 +16,6 @@ from tests.pipeline import new_job
 
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 
-WAIT_COMMIT_AT, KILL_AT = 6, 14  # batches of 500 readings: the kill lands mid-stream, after a commit
 
 
 def test_sigkill_mid_stream_then_restore_keeps_the_oracle(stack: StackSettings, names: Names, tmp_path: Path) -> None:
@@ -27,23 +25,13 @@ def test_sigkill_mid_stream_then_restore_keeps_the_oracle(stack: StackSettings, 
                                               dlq_topic=names.dlq_topic)).start()
     job = new_job(stack, names, tmp_path, interval_ms=2_000, extra_args=("--loss-after-ms", str(ref.LOSS_AFTER_MS)))
     target = f"127.0.0.1:{bridge.port}"
-    batches = 0
-    killed_with: list[int] = []
-
-    def on_batch(_n: int) -> None:
-        nonlocal batches
-        batches += 1
-        if batches == WAIT_COMMIT_AT:
-            wait_for_rows(stack, names.readings_table, 1, timeout_s=240)
-        if batches == KILL_AT:
-            job.kill()  # client, JVM and Python workers, no clean shutdown
-            killed_with.append(len(oracle._scan(stack, names, "readings", "turbine_id", sc.turbine_ids)))
+    kill = oracle.MidStreamKill(stack, names, sc, job.kill)  # client, JVM and Python workers, no clean shutdown
 
     try:
         job.start()
         job.wait_submitted()
-        sent = oracle.send_ontime(stack, names, target, sc, on_batch=on_batch)
-        assert killed_with and 0 < killed_with[0] < len(sc.ontime), f"kill was not mid-stream: {killed_with}"
+        sent = oracle.send_ontime(stack, names, target, sc, on_batch=kill)
+        kill.assert_mid_stream()
         assert checkpoints.latest(tmp_path / "checkpoints") is not None
         job.start(restore_latest=True)
         job.wait_submitted()

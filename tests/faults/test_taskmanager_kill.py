@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from anemos.platform import Names
-from anemos.runner import wait_for_rows
 from cluster.flink import FlinkCluster, wait_for
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
@@ -21,7 +20,6 @@ from tests import scenario as ref
 
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 
-WAIT_COMMIT_AT, KILL_AT = 6, 14  # batches of 500 readings
 PARALLELISM = "2"  # the dedupe shuffles by msg_id: arrival order per turbine differs run to run
 
 
@@ -50,21 +48,13 @@ def test_taskmanager_sigkill_mid_stream_keeps_the_oracle(stack: StackSettings, n
                                               dlq_topic=names.dlq_topic)).start()
     target = f"127.0.0.1:{bridge.port}"
     job_id = cluster.submit(job_args(names, tmp_path / "checkpoints", tag), tmp_path / "submit.log")
-    batches, killed = 0, []
-
-    def on_batch(_n: int) -> None:
-        nonlocal batches
-        batches += 1
-        if batches == WAIT_COMMIT_AT:
-            wait_for_rows(stack, names.readings_table, 1, timeout_s=240)
-        if batches == KILL_AT:
-            killed.append(cluster.kill_taskmanager(1, signal.SIGKILL))  # the TaskManager and its Python workers
-            killed.append(len(oracle._scan(stack, names, "readings", "turbine_id", sc.turbine_ids)))
+    # the TaskManager and its Python workers, mid-stream, after a first commit
+    kill = oracle.MidStreamKill(stack, names, sc, lambda: cluster.kill_taskmanager(1, signal.SIGKILL))
 
     try:
         cluster.wait_running(job_id)
-        sent = oracle.send_ontime(stack, names, target, sc, on_batch=on_batch)
-        assert killed and 0 < killed[1] < len(sc.ontime), f"kill was not mid-stream: {killed}"
+        sent = oracle.send_ontime(stack, names, target, sc, on_batch=kill)
+        kill.assert_mid_stream()
         cluster.start_taskmanager(1)  # what a supervisor does; the job may already run on the survivor's slots
         took = wait_for("the job running again", lambda: cluster.job(job_id).get("state") == "RUNNING" and
                         cluster.checkpoints(job_id)["counts"]["restored"] >= 1, 240)

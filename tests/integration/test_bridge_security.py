@@ -13,7 +13,7 @@ import pytest
 
 from anemos.platform import Names
 from edge_bridge import registry
-from edge_bridge.certs import DevPki, Issued, channel_credentials, create_ca, ensure_dev_pki, issue, self_signed_client
+from edge_bridge.certs import DevPki, channel_credentials, create_ca, ensure_dev_pki, issue, self_signed_client
 from edge_bridge.proto import ingest_pb2 as pb
 from edge_bridge.proto import ingest_pb2_grpc as pb_grpc
 from edge_bridge.server import Bridge

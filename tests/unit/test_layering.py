@@ -30,7 +30,9 @@ def test_every_command_has_help() -> None:
                  ["alerts", "watch", "--help"], ["alerts", "notify", "--help"], ["alerts", "ack", "--help"],
                  ["alerts", "list", "--help"], ["freeze", "--help"], ["freeze", "monitor", "--help"], ["freeze", "status", "--help"],
                  ["gate", "--help"], ["gate", "serve", "--help"], ["command", "--help"], ["command", "request", "--help"],
-                 ["command", "approve", "--help"], ["command", "audit", "--help"], ["lkg", "--help"]):
+                 ["command", "approve", "--help"], ["command", "audit", "--help"], ["lkg", "--help"],
+                 ["maintain", "--help"], ["cluster", "--help"], ["cluster", "up", "--help"], ["cluster", "down", "--help"],
+                 ["cluster", "status", "--help"], ["cluster", "submit", "--help"], ["cluster", "kill-taskmanager", "--help"]):
         result = subprocess.run([sys.executable, "-m", "anemos", *argv], capture_output=True, text=True)
         assert result.returncode == 0 and "Usage" in result.stdout, argv
 
