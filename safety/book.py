@@ -107,3 +107,16 @@ class CommandBook:
             rows = conn.execute("SELECT DISTINCT detail->>'turbine_id' FROM command_audit WHERE command_id = %s AND event = 'EXECUTED'",
                                 (command_id,)).fetchall()
         return {r[0] for r in rows}
+
+    def expire_pending(self, now_ms: int, ttl_ms: int) -> list[str]:
+        """Mark pending commands past their approval window EXPIRED (with an audit entry each)."""
+        with self._connect() as conn, conn.transaction():
+            rows = conn.execute(
+                "UPDATE commands SET status = 'EXPIRED', decided_at = to_timestamp(%s / 1000.0) WHERE status = 'PENDING_APPROVAL' "
+                "AND requested_at < to_timestamp(%s / 1000.0) RETURNING command_id",
+                (now_ms, now_ms - ttl_ms),
+            ).fetchall()
+            for (command_id,) in rows:
+                conn.execute("INSERT INTO command_audit (command_id, event, actor, detail) VALUES (%s, 'EXPIRED', 'gate', %s)",
+                             (command_id, Jsonb({"reason": f"no second approval within {ttl_ms // 60_000} min"})))
+        return [r[0] for r in rows]

@@ -101,7 +101,13 @@ class ControlGate(pb_grpc.ControlServiceServicer):
         return pb.Decision(command_id=command_id, outcome=verdict.outcome.value, reason=verdict.reason,
                            turbines=verdict.turbines, excluded=verdict.excluded, approval_expires_at_ms=expires)
 
+    def _sweep(self) -> None:
+        """Pending commands past their window become EXPIRED (checked on every request and approval)."""
+        for command_id in self.book.expire_pending(int(time.time() * 1000), self.policy.approval_ttl_ms):
+            log.info("command %s expired without a second approval", command_id)
+
     def RequestCommand(self, request: pb.CommandRequest, context: grpc.ServicerContext) -> pb.Decision:  # noqa: N802
+        self._sweep()
         command_id = f"cmd-{uuid.uuid4().hex[:16]}"
         req = _request(request)
         if request.command == pb.COMMAND_UNSPECIFIED:
@@ -119,6 +125,9 @@ class ControlGate(pb_grpc.ControlServiceServicer):
 
     def ApproveCommand(self, request: pb.ApproveRequest, context: grpc.ServicerContext) -> pb.Decision:  # noqa: N802
         booked = self.book.load(request.command_id)
+        if booked is not None and booked.status == Outcome.PENDING_APPROVAL.value:
+            self._sweep()
+            booked = self.book.load(request.command_id)
         if booked is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no command {request.command_id!r}")
         assert booked is not None

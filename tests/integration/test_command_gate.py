@@ -212,3 +212,25 @@ def test_over_mtls_the_caller_is_who_the_certificate_says(stack: StackSettings, 
     finally:
         channel.close()
         server.stop()
+
+
+def test_an_approval_after_the_window_is_refused_and_the_command_expires(stack: StackSettings, world: World) -> None:
+    w = world
+    w.all_report()
+    settings = _settings(w, approval_ttl_s=1.0)
+    FreezeMonitor(settings).step()
+    server = GateServer(settings).start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    gate = pb_grpc.ControlServiceStub(channel)
+    try:
+        pending = gate.RequestCommand(pb.CommandRequest(command=pb.CURTAIL, turbine_id=w.t1, setpoint=0.1, requested_by="alice",
+                                                        reason="grid order"), timeout=30)
+        assert pending.outcome == "PENDING_APPROVAL" and pending.approval_expires_at_ms > 0
+        time.sleep(1.5)
+        code, details, _ = _refusal(lambda: gate.ApproveCommand(pb.ApproveRequest(command_id=pending.command_id, approved_by="bob"),
+                                                                 timeout=30))
+        assert code == grpc.StatusCode.FAILED_PRECONDITION and "EXPIRED" in details
+        assert _status(stack, pending.command_id) == "EXPIRED"
+    finally:
+        channel.close()
+        server.stop()
