@@ -40,19 +40,22 @@ class IngestJob:
     extra_args: tuple[str, ...] = ()  # e.g. ("--loss-after-ms", "60000")
     proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, restore_latest: bool = False) -> "IngestJob":
-        self.log_path = self.log_path or self.stack.path("logs", f"{self.job_name}.log")
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        argv = [
+    def argv(self, restore_from: str = "auto") -> list[str]:
+        """The job's command line (``restore_from``: auto, latest, none or a path)."""
+        return [
             sys.executable, "-m", "flink_jobs.ingest", "--raw-topic", self.names.raw_topic, "--dlq-topic",
             self.names.dlq_topic, "--aggregates-topic", self.names.aggregates_topic, "--alerts-topic",
             self.names.alerts_topic, "--namespace", self.names.namespace, "--redis-prefix", self.names.redis_prefix,
             *self.extra_args, "--checkpoint-dir",
             str(self.checkpoint_dir), "--consumer-group", self.consumer_group, "--job-name", self.job_name,
-            "--checkpoint-interval-ms", str(self.checkpoint_interval_ms),
+            "--checkpoint-interval-ms", str(self.checkpoint_interval_ms), "--restore-from", restore_from,
         ]
-        if restore_latest:
-            argv += ["--restore-from", "latest"]
+
+    def start(self, restore_latest: bool = False) -> "IngestJob":
+        """Start the job: from the latest retained checkpoint (which must exist) or, by default, from whatever is there."""
+        self.log_path = self.log_path or self.stack.path("logs", f"{self.job_name}.log")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv = self.argv("latest" if restore_latest else "auto")
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True)

@@ -19,7 +19,9 @@ log = logging.getLogger("anemos.ingest")
 def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     """The job's settings, and whether to return as soon as it is submitted."""
     p = argparse.ArgumentParser(prog="python -m flink_jobs.ingest", description=__doc__)
-    p.add_argument("--restore-from", help="'latest' for the newest retained checkpoint, or a checkpoint path")
+    p.add_argument("--restore-from", default="auto",
+                   help="'auto' (default): the newest retained checkpoint if there is one; 'latest': it must exist; "
+                        "'none': no state; or a checkpoint or savepoint path")
     p.add_argument("--checkpoint-interval-ms", type=int)
     p.add_argument("--parallelism", type=int)
     p.add_argument("--consumer-group")
@@ -35,6 +37,8 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     p.add_argument("--checkpoint-dir", type=Path)
     p.add_argument("--job-name")
     p.add_argument("--detach", action="store_true", help="return once submitted (flink run -d on a cluster)")
+    p.add_argument("--fresh-start", action="store_true",
+                   help="start without state even though the tables hold this pipeline's commits (msg_id memory is lost)")
     args = p.parse_args(argv)
     stack = StackSettings()
     settings = JobSettings.from_stack(
@@ -44,14 +48,42 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
         redis_prefix=args.redis_prefix, watermark_bound_s=args.watermark_bound_s, loss_after_ms=args.loss_after_ms,
         sample_interval_ms=args.sample_interval_ms, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
     )
-    if args.restore_from == "latest":
+    if args.restore_from in ("latest", "auto"):
         found = checkpoints.latest(settings.checkpoint_dir)
-        if found is None:
+        if found is None and args.restore_from == "latest":
             p.error(f"--restore-from latest: no complete checkpoint under {settings.checkpoint_dir}")
-        settings = settings.model_copy(update={"restore_from": found.resolve().as_uri()})
-    elif args.restore_from:
+        if found is not None:
+            settings = settings.model_copy(update={"restore_from": found.resolve().as_uri()})
+    elif args.restore_from != "none":
         settings = settings.model_copy(update={"restore_from": args.restore_from})
+    if not args.fresh_start:
+        problem = start_refusal(settings)
+        if problem is not None:
+            print(f"{p.prog}: refused: {problem}", file=sys.stderr)
+            sys.exit(2)
     return settings, args.detach
+
+
+def start_refusal(settings: JobSettings) -> str | None:
+    """Refuse a start that would lose or double data, judged against the raw table's Flink commits."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    from iceberg.catalog import open_catalog
+    from iceberg.lineage import CheckpointRef, newest_commit, refusal
+    from iceberg.maintenance import SnapshotInfo
+
+    try:
+        table = open_catalog(settings.catalog).load_table(settings.table("readings"))
+    except NoSuchTableError:
+        return None
+    snaps = [SnapshotInfo(s.snapshot_id, s.timestamp_ms, dict(s.summary.additional_properties) if s.summary else {})
+             for s in table.snapshots()]
+    path = settings.restore_from
+    ref = None
+    if path is not None:
+        metadata = Path(path.removeprefix("file://")) / "_metadata"
+        ref = CheckpointRef.parse(path, int(metadata.stat().st_mtime * 1000) if metadata.exists() else None)
+    return refusal(settings.table("readings"), newest_commit(snaps), ref, path)
 
 
 def main(argv: list[str] | None = None) -> int:

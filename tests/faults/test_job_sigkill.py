@@ -1,5 +1,6 @@
 """kill -9 the ingest job mid-stream, resume from its latest checkpoint: nothing lost, nothing twice."""
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -7,12 +8,15 @@ from pathlib import Path
 import pytest
 
 from anemos.platform import Names
-from anemos.runner import stored_ids, wait_for_rows
+from anemos.runner import IngestJob, stored_ids, wait_for_rows
 from edge_bridge import simulator
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from flink_jobs.common import checkpoints
-from stack.settings import StackSettings
+from iceberg.catalog import open_catalog
+from iceberg.maintenance import FLINK_CHECKPOINT
+from stack.manager import catalog_properties
+from stack.settings import PROJECT_ROOT, StackSettings
 from tests.pipeline import check_commit_history, commit_history, new_job
 
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
@@ -43,6 +47,7 @@ def test_sigkill_mid_stream_then_restore_from_latest_checkpoint(stack: StackSett
         assert len(sent) == FIRST + SECOND
         assert 0 < at_kill < FIRST + SECOND, f"kill was not mid-stream: {at_kill} rows stored"
         assert checkpoints.latest(tmp_path / "checkpoints") is not None
+        assert_unsafe_starts_refused(stack, names, job)
 
         job.start(restore_latest=True)
         second_job_id = job.wait_submitted()
@@ -56,3 +61,17 @@ def test_sigkill_mid_stream_then_restore_from_latest_checkpoint(stack: StackSett
     missing, extra = sent - set(ids), set(ids) - sent
     assert (len(ids), len(missing), len(extra)) == (len(sent), 0, 0), f"{len(ids)} rows, {len(missing)} lost, {len(extra)} unexpected"
     assert check_commit_history(commit_history(stack, names.readings_table)) == []
+
+
+def assert_unsafe_starts_refused(stack: StackSettings, names: Names, job: IngestJob) -> None:
+    """Starting without state, or from a checkpoint older than the table's newest commit, is refused in one line."""
+    table = open_catalog(catalog_properties(stack)).load_table(names.readings_table)
+    committed = max(int(s.summary.additional_properties[FLINK_CHECKPOINT]) for s in table.snapshots()
+                    if s.summary and FLINK_CHECKPOINT in s.summary.additional_properties)
+    retained = sorted(job.checkpoint_dir.glob("*/chk-*/_metadata"), key=lambda m: int(m.parent.name.split("-")[1]))
+    older = [m.parent for m in retained if int(m.parent.name.split("-")[1]) < committed]
+    assert older, f"no retained checkpoint older than the committed {committed}: {[m.parent.name for m in retained]}"
+    for restore, says in (("none", "--fresh-start"), (older[0].as_uri(), "is older")):
+        refused = subprocess.run(job.argv(restore), capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+        lines = [line for line in refused.stderr.splitlines() if "refused" in line]
+        assert refused.returncode == 2 and len(lines) == 1 and says in lines[0], refused.stderr[-1500:]

@@ -46,3 +46,20 @@ def test_every_recent_jobs_newest_commit_survives(rows: list[tuple[int, str | No
         newest = max((s for s in snaps if s.summary.get(FLINK_JOB_ID) == job), key=lambda s: s.timestamp_ms)
         if newest.timestamp_ms >= now - 30 * DAY:
             assert newest.timestamp_ms >= plan.cutoff_ms, "the anchor would be expired"
+
+
+def test_a_start_that_would_lose_or_double_data_is_refused() -> None:
+    from iceberg.lineage import CheckpointRef, newest_commit, refusal
+
+    job = "a" * 32
+    commit = newest_commit([flink(1, 10, job, 7), flink(2, 20, job, 9), compaction(3, 30)])
+    assert commit is not None and (commit.job_id, commit.checkpoint_id) == (job, 9)
+    fresh = refusal("wind.readings", commit, None, None)
+    assert fresh is not None and "--fresh-start" in fresh and "checkpoint 9" in fresh
+    older = f"/ckpt/{job}/chk-8"
+    assert "older" in (refusal("wind.readings", commit, CheckpointRef.parse(older), older) or "")
+    for ok in (f"/ckpt/{job}/chk-9", f"file:///ckpt/{job}/chk-12/", f"/ckpt/{'b' * 32}/chk-3"):
+        assert refusal("wind.readings", commit, CheckpointRef.parse(ok, completed_ms=25), ok) is None, ok
+    earlier_run = f"/ckpt/{'c' * 32}/chk-40"  # another run's checkpoint, complete before the newest commit
+    assert "older" in (refusal("wind.readings", commit, CheckpointRef.parse(earlier_run, completed_ms=15), earlier_run) or "")
+    assert refusal("wind.readings", None, None, None) is None
