@@ -73,6 +73,8 @@ class FlinkCluster:
             "parallelism.default": 2, "state.backend.type": "rocksdb", "execution.checkpointing.incremental": "true",
             "restart-strategy.type": "exponential-delay", "heartbeat.interval": self.s.heartbeat_interval_ms,
             "heartbeat.timeout": self.s.heartbeat_timeout_ms, "python.executable": sys.executable,
+            # a job's slots spread over the TaskManagers, so losing one TaskManager hurts every job a little
+            "taskmanager.load-balance.mode": "SLOTS",
             "classloader.check-leaked-classloader": "false", "env.java.opts.all": self._java_opts(),
             **self.s.extra,
         }
@@ -162,6 +164,15 @@ class FlinkCluster:
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self._get(f"/jobs/{job_id}")
+
+    def taskmanagers_of(self, job_id: str) -> list[int]:
+        """Indexes of the TaskManagers running tasks of ``job_id`` (their resource ids are tm-<index>)."""
+        found: set[int] = set()
+        for vertex in self.job(job_id).get("vertices", []):
+            for tm in self._get(f"/jobs/{job_id}/vertices/{vertex['id']}/taskmanagers").get("taskmanagers", []):
+                if tm.get("taskmanager-id", "").startswith("tm-") and tm.get("status") == "RUNNING":
+                    found.add(int(tm["taskmanager-id"].removeprefix("tm-")))
+        return sorted(found)
 
     def checkpoints(self, job_id: str) -> dict[str, Any]:
         return self._get(f"/jobs/{job_id}/checkpoints")

@@ -48,14 +48,20 @@ def test_taskmanager_sigkill_mid_stream_keeps_the_oracle(stack: StackSettings, n
                                               dlq_topic=names.dlq_topic)).start()
     target = f"127.0.0.1:{bridge.port}"
     job_id = cluster.submit(job_args(names, tmp_path / "checkpoints", tag), tmp_path / "submit.log")
-    # the TaskManager and its Python workers, mid-stream, after a first commit
-    kill = oracle.MidStreamKill(stack, names, sc, lambda: cluster.kill_taskmanager(1, signal.SIGKILL))
+    victim: list[int] = []
+
+    def kill_a_busy_taskmanager() -> None:
+        """kill -9 a TaskManager that runs tasks of the job, with its Python workers."""
+        victim.append(cluster.taskmanagers_of(job_id)[0])
+        cluster.kill_taskmanager(victim[0], signal.SIGKILL)
+
+    kill = oracle.MidStreamKill(stack, names, sc, kill_a_busy_taskmanager)  # mid-stream, after a first commit
 
     try:
         cluster.wait_running(job_id)
         sent = oracle.send_ontime(stack, names, target, sc, on_batch=kill)
         kill.assert_mid_stream()
-        cluster.start_taskmanager(1)  # what a supervisor does; the job may already run on the survivor's slots
+        cluster.start_taskmanager(victim[0])  # what a supervisor does; the job may already run on the survivor's slots
         took = wait_for("the job running again", lambda: cluster.job(job_id).get("state") == "RUNNING" and
                         cluster.checkpoints(job_id)["counts"]["restored"] >= 1, 240)
         print(f"failover: job running again, restored from a checkpoint, {took:.0f}s after the TaskManager came back")
