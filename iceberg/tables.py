@@ -8,7 +8,7 @@ from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table.sorting import SortField, SortOrder
 from pyiceberg.transforms import DayTransform, IdentityTransform, MonthTransform
-from pyiceberg.types import BooleanType, DoubleType, IntegerType, LongType, StringType, TimestamptzType
+from pyiceberg.types import IntegerType, LongType, StringType, TimestamptzType
 
 import schemas
 from iceberg.schema import from_avro
