@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import signal
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +15,15 @@ from anemos.platform import Names
 from cluster.flink import FlinkCluster, wait_for
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
+from iceberg.catalog import open_catalog
+from stack.manager import catalog_properties
 from stack.settings import StackSettings
 from tests import oracle
 from tests import scenario as ref
 
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
+
+NEXT_COMMIT_WITHIN_S = 120  # (g): from the kill to the next commit, restarts and restore included
 
 PARALLELISM = "2"  # the dedupe shuffles by msg_id: arrival order per turbine differs run to run
 
@@ -49,10 +54,14 @@ def test_taskmanager_sigkill_mid_stream_keeps_the_oracle(stack: StackSettings, n
     target = f"127.0.0.1:{bridge.port}"
     job_id = cluster.submit(job_args(names, tmp_path / "checkpoints", tag), tmp_path / "submit.log")
     victim: list[int] = []
+    at_kill: dict[str, float] = {}
+    readings = open_catalog(catalog_properties(stack)).load_table(names.readings_table)
 
     def kill_a_busy_taskmanager() -> None:
         """kill -9 a TaskManager that runs tasks of the job, with its Python workers."""
         victim.append(cluster.taskmanagers_of(job_id)[0])
+        at_kill["snapshot"] = readings.refresh().current_snapshot().snapshot_id
+        at_kill["time"] = time.monotonic()
         cluster.kill_taskmanager(victim[0], signal.SIGKILL)
 
     kill = oracle.MidStreamKill(stack, names, sc, kill_a_busy_taskmanager)  # mid-stream, after a first commit
@@ -61,7 +70,11 @@ def test_taskmanager_sigkill_mid_stream_keeps_the_oracle(stack: StackSettings, n
         cluster.wait_running(job_id)
         sent = oracle.send_ontime(stack, names, target, sc, on_batch=kill)
         kill.assert_mid_stream()
-        cluster.start_taskmanager(victim[0])  # what a supervisor does; the job may already run on the survivor's slots
+        # (g) with no manual step (the survivor has the slots), the next Iceberg commit lands within the bound
+        wait_for("an Iceberg commit after the kill", lambda: readings.refresh().current_snapshot().snapshot_id != at_kill["snapshot"],
+                 NEXT_COMMIT_WITHIN_S - (time.monotonic() - at_kill["time"]))
+        print(f"(g) next Iceberg commit {time.monotonic() - at_kill['time']:.0f}s after the kill")
+        cluster.start_taskmanager(victim[0])  # what a supervisor does: back to full capacity
         took = wait_for("the job running again", lambda: cluster.job(job_id).get("state") == "RUNNING" and
                         cluster.checkpoints(job_id)["counts"]["restored"] >= 1, 240)
         print(f"failover: job running again, restored from a checkpoint, {took:.0f}s after the TaskManager came back")
