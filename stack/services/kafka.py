@@ -96,8 +96,12 @@ class Kafka(Service):
         process.spawn(self.s.state_dir, self.name, self._java_cmd("kafka.Kafka", str(props)))
 
     def _cluster_id(self) -> str:
-        # a Kafka cluster id is a base64url uuid without padding
-        return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        """A base64url uuid without padding that does not start with '-' (Kafka's own Uuid.randomUuid rule:
+        the storage tool's argument parser would take it for an option; a fresh CI install hit this)."""
+        while True:
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            if not cluster_id.startswith("-"):
+                return cluster_id
 
     def ready(self) -> bool:
         if not process.port_open(self.s.host, self.s.kafka_port):

@@ -24,3 +24,12 @@ def test_flags_override_environment_override_file(tmp_path: Path, monkeypatch: p
 def test_mtls_settings_must_be_complete() -> None:
     with pytest.raises(ValueError, match="mTLS needs"):
         BridgeSettings(listen="x:1", bootstrap_servers="b", registry_url="r")
+
+
+def test_kafka_cluster_ids_never_start_with_a_dash() -> None:
+    from stack.services.kafka import Kafka
+    from stack.settings import StackSettings
+
+    kafka = Kafka(StackSettings())
+    ids = [kafka._cluster_id() for _ in range(2000)]  # about 31 of 2,000 raw ids would start with '-'
+    assert all(not i.startswith("-") and len(i) == 22 for i in ids)
