@@ -24,6 +24,7 @@ from tests.pipeline import new_job
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 
 FIRST, SECOND, THIRD = 4_000, 12_000, 4_000
+CHUNKS = 4
 
 
 def test_maintenance_between_kill_and_restore_loses_and_doubles_nothing(stack: StackSettings, names: Names, tmp_path: Path) -> None:
@@ -33,8 +34,10 @@ def test_maintenance_between_kill_and_restore_loses_and_doubles_nothing(stack: S
     job = new_job(stack, names, tmp_path, interval_ms=2_000).start()
     try:
         job.wait_submitted()
-        sent = simulator.send(target, FIRST, turbines=5, seed=31, edge_id="edge-maint").accepted_ids
-        wait_for_rows(stack, names.readings_table, FIRST, timeout_s=180)  # several small commits
+        sent: set[str] = set()
+        for chunk in range(CHUNKS):  # one commit (at least) per chunk: small files and several snapshots
+            sent |= simulator.send(target, FIRST // CHUNKS, turbines=5, seed=31 + 100 * chunk, edge_id="edge-maint").accepted_ids
+            wait_for_rows(stack, names.readings_table, len(sent), timeout_s=180)
         second: dict[str, set[str]] = {}
         sender = threading.Thread(target=lambda: second.setdefault(
             "ids", simulator.send(target, SECOND, turbines=5, seed=32, edge_id="edge-maint").accepted_ids))
