@@ -48,6 +48,9 @@ class DemoResult:
         return {**asdict(self), "exactly_once": self.ok}
 
 
+OUTPUTS_WITHIN_S = 120.0
+
+
 def run(stack: StackSettings, readings: int, turbines: int, seed: int, timeout_s: float, quiet: bool = False) -> DemoResult:
     started = time.monotonic()
     manager.up(stack)
@@ -70,7 +73,13 @@ def run(stack: StackSettings, readings: int, turbines: int, seed: int, timeout_s
                 on_batch=lambda k: progress.advance(task, k), credentials=credentials,
             )
         ids = wait_for_rows(stack, "wind.readings", report.accepted, edge_id=edge_id, timeout_s=timeout_s, settle_s=6)
-        outputs = turbine_outputs(stack, platform.Names(), {t.turbine_id for t in fleet})
+        # window rows and last-known-good follow the watermark, which trails the raw rows: wait for them too
+        turbine_ids = {t.turbine_id for t in fleet}
+        deadline = time.monotonic() + OUTPUTS_WITHIN_S
+        outputs = turbine_outputs(stack, platform.Names(), turbine_ids)
+        while (outputs["postgres_1m_rows"] == 0 or outputs["redis_lkg_turbines"] < len(turbine_ids)) and time.monotonic() < deadline:
+            time.sleep(2)
+            outputs = turbine_outputs(stack, platform.Names(), turbine_ids)
     finally:
         job.stop()
         bridge.stop()
