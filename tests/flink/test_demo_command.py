@@ -16,7 +16,7 @@ def test_demo_ends_with_sent_equal_to_stored_and_every_sink_filled(stack: StackS
         [sys.executable, "-m", "anemos", "demo", "--readings", "6000", "--turbines", "4", "--json"],
         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     out = json.loads(result.stdout)
     assert out["exactly_once"] is True
     assert out["sent"] == out["acknowledged"] == out["stored_rows"] == out["stored_distinct"] == 6000
