@@ -385,6 +385,7 @@ def test(ctx: typer.Context) -> None:
 
 cli_ops.register(app)
 app.add_typer(cli_cluster.cluster_app, name="cluster")
+app.command("chaos")(cli_cluster.chaos)
 
 
 def main() -> None:

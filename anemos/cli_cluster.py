@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from anemos.output import JsonOpt, console, emit
 from stack.settings import StackSettings
@@ -70,3 +73,51 @@ def cluster_kill_tm(index: Annotated[int, typer.Argument(help="which TaskManager
         c.start_taskmanager(index)
     emit({"killed_pid": pid}, False, f"taskmanager {index} (pid {pid}) killed{'; started again' if restart else ''}")
 
+
+
+def chaos(
+    minutes: Annotated[float, typer.Option(min=1, max=240, help="how long the stream runs under faults")] = 15,
+    seed: Annotated[int, typer.Option(help="seeds the scenario, the fault order, the gaps and the hold times")] = 1,
+    faults: Annotated[str, typer.Option(help="comma-separated faults to draw from, or 'all': "
+                                        "taskmanager-kill, python-worker-kill, taskmanager-pause, kafka-kill, "
+                                        "postgres-stop, s3-stop, redis-kill")] = "all",
+    gap_min: Annotated[float, typer.Option(min=5, help="least seconds between faults")] = 30,
+    gap_max: Annotated[float, typer.Option(min=5, help="most seconds between faults")] = 60,
+    results: Annotated[Optional[Path], typer.Option(help="write the report here (JSON)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stream the oracle's scenario through the whole path on the standalone cluster while injecting faults
+    every 30 to 60 s; then check oracle points a to g. Exit 0 only when every point holds."""
+    from reliability import chaos as chaos_run
+    from reliability import faults as fault_kinds
+
+    try:
+        chosen = fault_kinds.parse(faults)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from None
+    if gap_max < gap_min:
+        raise typer.BadParameter("must be at least --gap-min", param_hint="--gap-max")
+    settings = chaos_run.ChaosSettings(minutes=minutes, seed=seed, faults=chosen, gap_s=(gap_min, gap_max))
+    say = (lambda _m: None) if as_json else (lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
+    report = chaos_run.run(StackSettings(), settings, on_event=say)
+    command = " ".join(["anemos chaos", f"--minutes {minutes:g}", f"--seed {seed}", f"--faults {faults}",
+                        f"--gap-min {gap_min:g}", f"--gap-max {gap_max:g}"])
+    path = chaos_run.write_results(report, command, results or chaos_run.RESULTS)
+    emit(report.to_dict(), as_json, _chaos_tables(report, path))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _chaos_tables(report, path: Path) -> Group:  # type: ignore[no-untyped-def]
+    faults = Table("at (s)", "fault", "what was done", "outage (s)", "next commit (s)",
+                   title=f"Faults injected (seed {report.seed}, {report.minutes:g} min)")
+    for i in report.injected:
+        recovered = i.error or ("-" if i.recovered_s is None else f"{i.recovered_s:g}")
+        faults.add_row(f"{i.at_s:g}", i.fault, i.detail, f"{i.outage_s:g}", recovered)
+    counts = Table("what", "count", title="The sinks")
+    for k, v in report.counts.items():
+        counts.add_row(k, f"{v:,}")
+    verdict = ("ORACLE HOLDS: points a-f hold, every fault recovered within "
+               f"{report.recovery_bound_s:g}s (g); restored from a checkpoint {report.restored_from_checkpoint} times"
+               if report.ok else "ORACLE FAILED:\n" + "\n".join(report.problems or ["(g) a fault did not recover in time"]))
+    return Group(faults, counts, Text(verdict), Text(f"results: {path}"))

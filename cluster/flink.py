@@ -71,7 +71,10 @@ class FlinkCluster:
             "taskmanager.memory.process.size": self.s.taskmanager_memory,
             "rest.address": host, "rest.bind-address": host, "rest.port": self.s.rest_port,
             "parallelism.default": 2, "state.backend.type": "rocksdb", "execution.checkpointing.incremental": "true",
-            "restart-strategy.type": "exponential-delay", "heartbeat.interval": self.s.heartbeat_interval_ms,
+            "restart-strategy.type": "exponential-delay",
+            # back-off capped, and reset after 2 stable minutes: one outage must not slow the next recovery
+            "restart-strategy.exponential-delay.max-backoff": "20 s",
+            "restart-strategy.exponential-delay.reset-backoff-threshold": "2 min", "heartbeat.interval": self.s.heartbeat_interval_ms,
             "heartbeat.timeout": self.s.heartbeat_timeout_ms, "python.executable": sys.executable,
             # a job's slots spread over the TaskManagers, so losing one TaskManager hurts every job a little
             "taskmanager.load-balance.mode": "SLOTS",

@@ -19,7 +19,7 @@ from iceberg.catalog import open_catalog
 from iceberg.maintenance import FLINK_JOB_ID
 from stack.manager import catalog_properties
 from stack.settings import PROJECT_ROOT, StackSettings
-from tests.pipeline import new_job
+from reliability.pipeline import new_job
 
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 

@@ -15,7 +15,7 @@ from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from flink_jobs.common import checkpoints
 from stack.settings import PROJECT_ROOT, StackSettings
-from tests.pipeline import check_commit_history, commit_history, new_job
+from reliability.pipeline import check_commit_history, commit_history, new_job
 
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 

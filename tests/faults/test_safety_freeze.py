@@ -25,7 +25,7 @@ from safety.gate import GateServer
 from safety.monitor import FreezeMonitor
 from safety.settings import SafetySettings
 from stack.settings import StackSettings
-from tests.pipeline import new_job
+from reliability.pipeline import new_job
 from udfs.channels import CHANNELS
 
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]

@@ -10,9 +10,9 @@ from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from flink_jobs.common import checkpoints
 from stack.settings import StackSettings
-from tests import oracle
-from tests import scenario as ref
-from tests.pipeline import new_job
+from reliability import oracle
+from reliability import scenario as ref
+from reliability.pipeline import new_job
 
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 

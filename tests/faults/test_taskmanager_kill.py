@@ -18,14 +18,14 @@ from edge_bridge.settings import BridgeSettings
 from iceberg.catalog import open_catalog
 from stack.manager import catalog_properties
 from stack.settings import StackSettings
-from tests import oracle
-from tests import scenario as ref
+from reliability import chaos, oracle
+from reliability import scenario as ref
 
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 
 NEXT_COMMIT_WITHIN_S = 120  # (g): from the kill to the next commit, restarts and restore included
 
-PARALLELISM = "2"  # the dedupe shuffles by msg_id: arrival order per turbine differs run to run
+PARALLELISM = 2  # the dedupe shuffles by msg_id: arrival order per turbine differs run to run
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +37,6 @@ def cluster(stack: StackSettings) -> Iterator[FlinkCluster]:
     c.down()
 
 
-def job_args(names: Names, checkpoint_dir: Path, tag: str) -> list[str]:
-    return ["--raw-topic", names.raw_topic, "--dlq-topic", names.dlq_topic, "--aggregates-topic", names.aggregates_topic,
-            "--alerts-topic", names.alerts_topic, "--namespace", names.namespace, "--redis-prefix", names.redis_prefix,
-            "--checkpoint-dir", str(checkpoint_dir), "--consumer-group", f"test-{tag}", "--job-name", f"test-cluster-{tag}",
-            "--checkpoint-interval-ms", "3000", "--parallelism", PARALLELISM, "--loss-after-ms", str(ref.LOSS_AFTER_MS)]
-
-
 def test_taskmanager_sigkill_mid_stream_keeps_the_oracle(stack: StackSettings, names: Names, cluster: FlinkCluster,
                                                          tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]
@@ -52,7 +45,7 @@ def test_taskmanager_sigkill_mid_stream_keeps_the_oracle(stack: StackSettings, n
     bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
                                               dlq_topic=names.dlq_topic)).start()
     target = f"127.0.0.1:{bridge.port}"
-    job_id = cluster.submit(job_args(names, tmp_path / "checkpoints", tag), tmp_path / "submit.log")
+    job_id = cluster.submit(chaos.job_args(names, tmp_path / "checkpoints", tag, PARALLELISM, 3_000), tmp_path / "submit.log")
     victim: list[int] = []
     at_kill: dict[str, float] = {}
     readings = open_catalog(catalog_properties(stack)).load_table(names.readings_table)

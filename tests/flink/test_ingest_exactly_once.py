@@ -14,8 +14,8 @@ from edge_bridge import simulator
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from stack.settings import StackSettings
-from tests.kafka_util import read_all
-from tests.pipeline import check_commit_history, commit_history, new_job
+from reliability.kafka_read import read_all
+from reliability.pipeline import check_commit_history, commit_history, new_job
 
 pytestmark = [pytest.mark.flink, pytest.mark.integration]
 

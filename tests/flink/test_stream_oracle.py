@@ -8,9 +8,9 @@ from anemos.platform import Names
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from stack.settings import StackSettings
-from tests import oracle
-from tests import scenario as ref
-from tests.pipeline import new_job
+from reliability import oracle
+from reliability import scenario as ref
+from reliability.pipeline import new_job
 
 pytestmark = [pytest.mark.flink, pytest.mark.integration]
 

@@ -13,7 +13,7 @@ from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from stack.services.kafka import Kafka
 from stack.settings import StackSettings
-from tests.kafka_util import read_all
+from reliability.kafka_read import read_all
 from udfs.identity import msg_id
 
 pytestmark = pytest.mark.integration

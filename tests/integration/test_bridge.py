@@ -12,7 +12,7 @@ from edge_bridge.proto import ingest_pb2_grpc as pb_grpc
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from stack.settings import StackSettings
-from tests.kafka_util import read_all
+from reliability.kafka_read import read_all
 from udfs.identity import msg_id
 
 pytestmark = pytest.mark.integration

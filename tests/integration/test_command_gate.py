@@ -29,7 +29,7 @@ from safety.gate import GateServer
 from safety.monitor import FreezeMonitor
 from safety.settings import SafetySettings
 from stack.settings import StackSettings
-from tests.kafka_util import read_all
+from reliability.kafka_read import read_all
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 
 from stack import manager
 from stack.settings import StackSettings
-from tests.kafka_util import read_all
+from reliability.kafka_read import read_all
 
 pytestmark = pytest.mark.integration
 

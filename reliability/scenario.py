@@ -1,7 +1,7 @@
 """A seeded stream-processing scenario and the reference model the job must match (RELIABILITY.md).
 
 The scenario: five registered turbines of one site send three channels once a second for 20
-minutes of event time (in the past, aligned to an hour), slightly out of order, with injected
+(or more) minutes of event time (in the past, aligned to an hour), slightly out of order, with injected
 faults (a gearbox temperature spike, a frozen sensor, a power-curve shortfall, a turbine that
 goes silent), re-sent duplicates, poison records straight into Kafka, a "tick" from an
 unregistered turbine that moves event time past every window, and, once the windows have
@@ -65,7 +65,10 @@ class Scenario:
         return {t.turbine_id for t in self.turbines}
 
 
-def build(tag: str, seed: int = 7, edge_id: str = "edge-oracle") -> Scenario:
+def build(tag: str, seed: int = 7, edge_id: str = "edge-oracle", minutes: int = MINUTES) -> Scenario:
+    """``minutes`` of event time (at least 20: the injected faults lie in the first 16)."""
+    if minutes < MINUTES:
+        raise ValueError(f"a scenario spans at least {MINUTES} minutes of event time")
     rng = random.Random(seed)
     now = int(time.time() * 1000)
     hour = 3_600_000
@@ -75,7 +78,7 @@ def build(tag: str, seed: int = 7, edge_id: str = "edge-oracle") -> Scenario:
     spike, frozen, shortfall, silent = (t.turbine_id for t in turbines[:4])
     rows: list[pb.SensorReading] = []
     wind = {t.turbine_id: 10.0 for t in turbines}
-    for s in range(MINUTES * 60):
+    for s in range(minutes * 60):
         ts = base + s * SAMPLE_MS
         minute = s / 60
         for t in turbines:

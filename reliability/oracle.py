@@ -23,11 +23,11 @@ from edge_bridge import simulator
 from edge_bridge.registry import register
 from flink_jobs.ingest.sinks import lkg_key
 from iceberg.catalog import open_catalog
+from reliability import scenario as ref
+from reliability.kafka_read import read_all
+from reliability.pipeline import check_commit_history, commit_history
 from stack.manager import catalog_properties
 from stack.settings import StackSettings
-from tests import scenario as ref
-from tests.kafka_util import read_all
-from tests.pipeline import check_commit_history, commit_history
 
 TABLES = ("readings", "turbine_agg_1m", "turbine_agg_10m", "site_agg_1h", "alerts", "late_readings", "rejected")
 STATS = ("sample_count", "avg_value", "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage")
@@ -89,13 +89,19 @@ def send_ontime(stack: StackSettings, names: Names, target: str, sc: ref.Scenari
     report = simulator.send_readings(target, sc.ontime, batch_size=500, edge_id="edge-oracle", on_batch=on_batch)
     dup = simulator.send_readings(target, sc.duplicates, batch_size=500, edge_id="edge-oracle")
     assert report.rejected == 0 and dup.rejected == 0, "the bridge refused scenario readings"
+    return Sent(report.accepted_ids | dup.accepted_ids, send_poison(stack, names, sc))
+
+
+def send_poison(stack: StackSettings, names: Names, sc: ref.Scenario) -> list[bytes]:
+    """The scenario's poison records (D), produced straight into the raw topic; returns them once Kafka has them."""
     schema_id = SchemaRegistryClient({"url": stack.registry_url}).get_latest_version(f"{names.raw_topic}-value").schema_id
     poison = ref.poison(schema_id)
     producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "enable.idempotence": True})
     for raw in poison:  # stamped with an old time: poison must not move the watermark either
         producer.produce(names.raw_topic, key=b"T-poison", value=raw, timestamp=sc.base_ms)
-    assert producer.flush(30) == 0
-    return Sent(report.accepted_ids | dup.accepted_ids, poison)
+    if producer.flush(60) != 0:
+        raise RuntimeError("Kafka did not acknowledge the poison records")
+    return poison
 
 
 def close_windows_then_send_late(stack: StackSettings, target: str, sc: ref.Scenario, sent: Sent,
@@ -242,3 +248,14 @@ def verify(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent) -> 
     if counted != len(v):
         problems.append(f"(f) 1-minute window counts + late rows = {counted}, |V| = {len(v)}")
     return problems
+
+
+def counts(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent) -> dict[str, int]:
+    """What the sinks hold for the scenario, for a run's summary."""
+    turbines = sc.turbine_ids
+    out = {"acknowledged (V)": len(sent.accepted), "dead-letter inputs (D)": len(sent.poison)}
+    for table in ("readings", "late_readings", "turbine_agg_1m", "turbine_agg_10m", "alerts"):
+        out[f"iceberg {table}"] = len(_scan(stack, names, table, "turbine_id", turbines))
+    out["iceberg site_agg_1h"] = len(_scan(stack, names, "site_agg_1h", "site_id", {sc.site.site_id}))
+    out["iceberg rejected"] = len(_scan(stack, names, "rejected", "source_topic", {names.raw_topic}))
+    return out

@@ -1,0 +1,63 @@
+"""The chaos runner's pure parts: fault names, the scenario's length, the verdict, the process lookup."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from reliability import faults
+from reliability import scenario as ref
+from reliability.chaos import ChaosReport, ChaosSettings, Injected
+
+pytestmark = pytest.mark.unit
+
+
+def test_fault_names_parse_and_unknown_names_are_refused_by_name() -> None:
+    assert [f.name for f in faults.parse("kafka-kill, redis-kill")] == ["kafka-kill", "redis-kill"]
+    assert len(faults.parse("all")) == len(faults.FAULTS) == 7
+    with pytest.raises(ValueError, match="unknown fault kafka-kil;"):
+        faults.parse("kafka-kil")
+    with pytest.raises(ValueError, match="none given"):
+        faults.parse(" , ")
+
+
+@pytest.mark.parametrize(("minutes", "event_minutes"), [(1, 20), (5, 20), (15, 60), (45, 120)])
+def test_the_scenario_spans_four_event_minutes_per_wall_minute_within_bounds(minutes: float, event_minutes: int) -> None:
+    assert ChaosSettings(minutes=minutes).event_minutes == event_minutes
+
+
+def test_a_longer_scenario_has_more_readings_and_a_shorter_one_is_refused() -> None:
+    per_minute = len(ref.CHANNELS) * 60
+    silent_after = 8  # one turbine falls silent after minute 8
+    for minutes in (20, 30):
+        assert len(ref.build("x", minutes=minutes).ontime) == per_minute * (4 * minutes + silent_after)
+    with pytest.raises(ValueError, match="at least 20"):
+        ref.build("x", minutes=10)
+
+
+def _report(problems: list[str], *recovered: float | None, error: str = "") -> ChaosReport:
+    injected = [Injected("kafka-kill", 30.0, "", 20.0, r, error) for r in recovered]
+    return ChaosReport(1, 5, "now", injected, problems, {}, 1, recovery_bound_s=180)
+
+
+def test_the_verdict_needs_every_oracle_point_and_every_recovery_within_the_bound() -> None:
+    assert _report([], 12.0, 40.0).ok
+    assert not _report(["(a) raw: missing 1"], 12.0).ok
+    assert not _report([], 12.0, None).ok  # (g): a fault without a next commit
+    assert not _report([], 181.0).ok
+    assert not _report([], 5.0, error="no TaskManager runs tasks").ok  # a fault that could not be done is no pass
+
+
+def test_python_workers_are_found_by_session_and_module() -> None:
+    """A stand-in with a worker's module name in its command line, in its own session, is found; others are not."""
+    code = "import time; time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", code, "pyflink.fn_execution.beam.beam_boot"], start_new_session=True)
+    try:
+        assert faults.python_workers(proc.pid) == [proc.pid]
+        assert proc.pid not in faults.python_workers(os.getsid(0))
+    finally:
+        proc.kill()
+        proc.wait()
