@@ -79,8 +79,8 @@ def chaos(
     minutes: Annotated[float, typer.Option(min=1, max=240, help="how long the stream runs under faults")] = 15,
     seed: Annotated[int, typer.Option(help="seeds the scenario, the fault order, the gaps and the hold times")] = 1,
     faults: Annotated[str, typer.Option(help="comma-separated faults to draw from, or 'all': "
-                                        "taskmanager-kill, python-worker-kill, taskmanager-pause, kafka-kill, "
-                                        "postgres-stop, s3-stop, redis-kill")] = "all",
+                                        "taskmanager-kill, taskmanager-kill-at-commit, python-worker-kill, taskmanager-pause, "
+                                        "kafka-kill, kafka-kill-at-commit, postgres-stop, s3-stop, redis-kill")] = "all",
     gap_min: Annotated[float, typer.Option(min=5, help="least seconds between faults")] = 30,
     gap_max: Annotated[float, typer.Option(min=5, help="most seconds between faults")] = 60,
     results: Annotated[Optional[Path], typer.Option(help="write the report here (JSON)")] = None,

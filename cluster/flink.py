@@ -71,10 +71,7 @@ class FlinkCluster:
             "taskmanager.memory.process.size": self.s.taskmanager_memory,
             "rest.address": host, "rest.bind-address": host, "rest.port": self.s.rest_port,
             "parallelism.default": 2, "state.backend.type": "rocksdb", "execution.checkpointing.incremental": "true",
-            "restart-strategy.type": "exponential-delay",
-            # back-off capped, and reset after 2 stable minutes: one outage must not slow the next recovery
-            "restart-strategy.exponential-delay.max-backoff": "20 s",
-            "restart-strategy.exponential-delay.reset-backoff-threshold": "2 min", "heartbeat.interval": self.s.heartbeat_interval_ms,
+            "restart-strategy.type": "exponential-delay", "heartbeat.interval": self.s.heartbeat_interval_ms,
             "heartbeat.timeout": self.s.heartbeat_timeout_ms, "python.executable": sys.executable,
             # a job's slots spread over the TaskManagers, so losing one TaskManager hurts every job a little
             "taskmanager.load-balance.mode": "SLOTS",
@@ -135,6 +132,18 @@ class FlinkCluster:
                 stopped.append(name)
         return stopped
 
+    def kill_all(self) -> list[int]:
+        """kill -9 the JobManager and every TaskManager (the whole job dies; without HA the cluster forgets it)."""
+        killed = []
+        for name in [self.tm_name(i) for i in range(1, 9)] + ["flink-jobmanager"]:
+            pid = process.read_pid(self.stack.state_dir, name)
+            if pid is not None:
+                os.killpg(pid, signal.SIGKILL)
+                process.pid_file(self.stack.state_dir, name).unlink(missing_ok=True)
+                killed.append(pid)
+        log.warning("kill -9 the whole cluster (pids %s)", killed)
+        return killed
+
     def kill_taskmanager(self, index: int, sig: signal.Signals = signal.SIGKILL) -> int:
         """Signal a TaskManager's process group (its Python workers too). SIGKILL forgets it."""
         pid = process.read_pid(self.stack.state_dir, self.tm_name(index))
@@ -168,10 +177,13 @@ class FlinkCluster:
     def job(self, job_id: str) -> dict[str, Any]:
         return self._get(f"/jobs/{job_id}")
 
-    def taskmanagers_of(self, job_id: str) -> list[int]:
-        """Indexes of the TaskManagers running tasks of ``job_id`` (their resource ids are tm-<index>)."""
+    def taskmanagers_of(self, job_id: str, vertex_contains: str = "") -> list[int]:
+        """Indexes of the TaskManagers running tasks of ``job_id`` (their resource ids are tm-<index>), or only
+        of its vertices whose name contains ``vertex_contains``."""
         found: set[int] = set()
         for vertex in self.job(job_id).get("vertices", []):
+            if vertex_contains not in vertex.get("name", ""):
+                continue
             for tm in self._get(f"/jobs/{job_id}/vertices/{vertex['id']}/taskmanagers").get("taskmanagers", []):
                 if tm.get("taskmanager-id", "").startswith("tm-") and tm.get("status") == "RUNNING":
                     found.add(int(tm["taskmanager-id"].removeprefix("tm-")))
@@ -179,6 +191,25 @@ class FlinkCluster:
 
     def checkpoints(self, job_id: str) -> dict[str, Any]:
         return self._get(f"/jobs/{job_id}/checkpoints")
+
+    def latest_completed_checkpoint(self, job_id: str) -> int | None:
+        try:
+            completed = (self.checkpoints(job_id).get("latest") or {}).get("completed") or {}
+        except (httpx.HTTPError, ValueError):
+            return None
+        return completed.get("id")
+
+    def wait_checkpoint_completion(self, job_id: str, timeout_s: float = 120.0) -> int:
+        """Block until the job completes a checkpoint newer than the latest one now; return its id as soon as the
+        JobManager reports it (polled every 20 ms: the sinks' commits follow that report within milliseconds)."""
+        before = self.latest_completed_checkpoint(job_id)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            now = self.latest_completed_checkpoint(job_id)
+            if now is not None and now != before:
+                return now
+            time.sleep(0.02)
+        raise ClusterError(f"job {job_id} completed no checkpoint in {timeout_s:.0f}s")
 
     def wait_running(self, job_id: str, timeout_s: float = 180.0) -> None:
         """Until every task of the job runs (after a submit or a failover)."""

@@ -93,12 +93,13 @@ class ChaosReport:
 
 
 def job_args(names: Names, checkpoint_dir: Path, tag: str, parallelism: int, interval_ms: int) -> list[str]:
-    """The stream job's flags for an isolated pipeline on the cluster."""
+    """The stream job's flags for an isolated pipeline on the cluster (it resumes from the latest checkpoint
+    in ``checkpoint_dir`` if there is one: ``--restore-from auto``)."""
     return ["--raw-topic", names.raw_topic, "--dlq-topic", names.dlq_topic, "--aggregates-topic", names.aggregates_topic,
             "--alerts-topic", names.alerts_topic, "--namespace", names.namespace, "--redis-prefix", names.redis_prefix,
             "--checkpoint-dir", str(checkpoint_dir), "--consumer-group", f"chaos-{tag}", "--job-name", f"chaos-{tag}",
             "--checkpoint-interval-ms", str(interval_ms), "--parallelism", str(parallelism),
-            "--loss-after-ms", str(ref.LOSS_AFTER_MS), "--fresh-start"]
+            "--loss-after-ms", str(ref.LOSS_AFTER_MS)]
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -158,7 +159,7 @@ def time_to_next_commit(stack: StackSettings, names: Names, before: int | None, 
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT,
+        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=PROJECT_ROOT,
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -226,7 +227,7 @@ def _inject(stack: StackSettings, cluster: FlinkCluster, names: Names, job_id: s
     on_event(f"{at:6.0f}s  {fault.name} ...")
     began = time.monotonic()
     try:
-        detail = fault.run(F.Target(stack, cluster, job_id), rng, hold)
+        detail = fault.run(F.Target(stack, cluster, job_id, names.readings_table), rng, hold)
     except Exception as exc:  # noqa: BLE001 - a fault that could not be done is reported, and the run goes on
         on_event(f"{at:6.0f}s  {fault.name} FAILED: {exc}")
         return Injected(fault.name, round(at, 1), "", round(time.monotonic() - began, 1), None, str(exc))

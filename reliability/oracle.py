@@ -14,7 +14,7 @@ import pandas as pd
 import psycopg
 import redis
 from confluent_kafka import Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from pyiceberg.expressions import In
 
 from anemos.platform import Names
@@ -94,8 +94,11 @@ def send_ontime(stack: StackSettings, names: Names, target: str, sc: ref.Scenari
 
 def send_poison(stack: StackSettings, names: Names, sc: ref.Scenario) -> list[bytes]:
     """The scenario's poison records (D), produced straight into the raw topic; returns them once Kafka has them."""
-    schema_id = SchemaRegistryClient({"url": stack.registry_url}).get_latest_version(f"{names.raw_topic}-value").schema_id
-    poison = ref.poison(schema_id)
+    registry = SchemaRegistryClient({"url": stack.registry_url})
+    schema_id = registry.get_latest_version(f"{names.raw_topic}-value").schema_id
+    incompatible = registry.register_schema(f"{names.raw_topic}-incompatible-writer",
+                                            Schema(json.dumps(ref.INCOMPATIBLE_WRITER), "AVRO"))
+    poison = ref.poison(schema_id, sc.base_ms, incompatible)
     producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "enable.idempotence": True})
     for raw in poison:  # stamped with an old time: poison must not move the watermark either
         producer.produce(names.raw_topic, key=b"T-poison", value=raw, timestamp=sc.base_ms)
@@ -208,8 +211,8 @@ def verify(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent) -> 
     rejected = _scan(stack, names, "rejected", "source_topic", {names.raw_topic})
     if sorted(rejected.raw_value) != sorted(sent.poison):
         problems.append(f"(c) rejected: {len(rejected)} rows, expected the {len(sent.poison)} poison records")
-    if sorted(rejected.reason_code) != ["BAD_MAGIC_BYTE", "UNDECODABLE_AVRO", "UNKNOWN_SCHEMA_ID"]:
-        problems.append(f"(c) reasons {sorted(rejected.reason_code)}")
+    if sorted(rejected.reason_code) != ref.poison_reasons():
+        problems.append(f"(c) reasons {sorted(rejected.reason_code)}, expected {ref.poison_reasons()}")
     if rejected.source_offset.isna().any() or (rejected.source_offset < 0).any():
         problems.append("(c) a dead letter without its Kafka origin")
     # (d) alerts: equal the reference, no duplicates, in Iceberg and on Kafka

@@ -14,11 +14,12 @@ from stack.settings import StackSettings
 
 
 def new_job(
-    stack: StackSettings, names: Names, tmp_path: Path, interval_ms: int = 3_000, extra_args: tuple[str, ...] = ()
+    stack: StackSettings, names: Names, tmp_path: Path, interval_ms: int = 3_000, extra_args: tuple[str, ...] = (),
+    checkpoint_dir: Path | None = None,
 ) -> IngestJob:
     tag = uuid.uuid4().hex[:8]
     return IngestJob(
-        stack, names, checkpoint_dir=tmp_path / "checkpoints", consumer_group=f"test-{tag}", job_name=f"test-ingest-{tag}",
+        stack, names, checkpoint_dir=checkpoint_dir or tmp_path / "checkpoints", consumer_group=f"test-{tag}", job_name=f"test-ingest-{tag}",
         checkpoint_interval_ms=interval_ms, log_path=tmp_path / "job.log", extra_args=extra_args,
     )
 

@@ -115,9 +115,53 @@ def build(tag: str, seed: int = 7, edge_id: str = "edge-oracle", minutes: int = 
     return Scenario(tag, base, site, turbines, ontime, duplicates, late, tick)
 
 
-def poison(schema_id: int) -> list[bytes]:
-    """Inputs only Kafka can carry: bad magic byte, unknown schema id, truncated Avro."""
-    return [b"\x13\x37garbage", struct.pack(">bI", 0, 987654) + b"\x02\x04", struct.pack(">bI", 0, schema_id) + b"\x40ab"]
+def hostile(base_ms: int) -> list[tuple[dict[str, object], str]]:
+    """Well-formed Avro readings the bridge would have refused, and the reason the job must give for each: the
+    hostile identifiers of RELIABILITY.md, values that are not numbers, a forged msg_id."""
+    def reading(**over: object) -> dict[str, object]:
+        rec: dict[str, object] = {"turbine_id": "T-hostile", "sensor_id": "WTUR.W.1", "sensor_type": "WTUR.W",
+                                  "event_time": base_ms, "value": 1000.0, "edge_id": "edge-oracle", "batch_id": "b-hostile",
+                                  "received_at": base_ms}
+        rec.update(over)
+        rec.setdefault("msg_id", msg_id(str(rec["turbine_id"]), str(rec["sensor_id"]), base_ms))
+        return rec
+    return [
+        (reading(turbine_id="T1'; DROP TABLE x;--"), "BAD_TURBINE_ID"),
+        (reading(turbine_id="../x"), "BAD_TURBINE_ID"),
+        (reading(turbine_id="\r\nFLUSHALL"), "BAD_TURBINE_ID"),
+        (reading(turbine_id="T\x001"), "BAD_TURBINE_ID"),
+        (reading(turbine_id="\u04221"), "BAD_TURBINE_ID"),  # Cyrillic Te: looks like T1
+        (reading(turbine_id="T" * 10_240), "BAD_TURBINE_ID"),
+        (reading(sensor_id="WTUR.W.1/../../etc"), "BAD_SENSOR_ID"),
+        (reading(value=float("nan")), "VALUE_NOT_FINITE"),
+        (reading(value=float("-inf")), "VALUE_NOT_FINITE"),
+        (reading(msg_id="0" * 32), "MSG_ID_MISMATCH"),
+    ]
+
+
+# an incompatible writer schema: the registry holds it under its own subject, and the job's reader cannot resolve it
+INCOMPATIBLE_WRITER = {"type": "record", "name": "SensorReading", "namespace": "anemos.telemetry",
+                       "fields": [{"name": "turbine_id", "type": "long"}]}
+
+
+def poison(schema_id: int, base_ms: int = 0, incompatible_id: int | None = None) -> list[bytes]:
+    """Inputs only Kafka can carry: bad magic byte, unknown schema id, truncated Avro; then the hostile readings
+    (see ``hostile``), and a record written with an incompatible schema when its registry id is given."""
+    import schemas
+    from edge_bridge.producer import FramedAvroWriter
+
+    out = [b"\x13\x37garbage", struct.pack(">bI", 0, 987654) + b"\x02\x04", struct.pack(">bI", 0, schema_id) + b"\x40ab"]
+    write = FramedAvroWriter(schemas.load("sensor_reading"), schema_id)
+    out += [write(rec) for rec, _ in hostile(base_ms)]
+    if incompatible_id is not None:
+        out.append(FramedAvroWriter(INCOMPATIBLE_WRITER, incompatible_id)({"turbine_id": 7}))
+    return out
+
+
+def poison_reasons(with_incompatible: bool = True) -> list[str]:
+    """The reason code the job gives each record of ``poison``, sorted."""
+    reasons = ["BAD_MAGIC_BYTE", "UNKNOWN_SCHEMA_ID", "UNDECODABLE_AVRO", *(r for _, r in hostile(0))]
+    return sorted(reasons + (["UNDECODABLE_AVRO"] if with_incompatible else []))
 
 
 # -- the reference model ---------------------------------------------------------------------------

@@ -107,14 +107,17 @@ class FreezeMonitor:
             with psycopg.connect(self.settings.postgres_dsn, connect_timeout=5) as conn:
                 conn.cursor().executemany(
                     "INSERT INTO freeze_events (scope, kind, reason, detail, since, at) "
-                    "VALUES (%s, %s, %s, %s, to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0))",
+                    "VALUES (%s, %s, %s, %s, to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0)) "
+                    "ON CONFLICT (scope, kind, at) DO NOTHING",  # a retried outbox (see V004)
                     [(e.freeze.scope, e.kind, e.freeze.reason, e.freeze.detail, e.freeze.since_ms, e.at_ms) for e in self._outbox],
                 )
+            failed: list[object] = []  # a message that timed out leaves the queue too: flush() == 0 is not delivery
             for e in self._outbox:
                 payload = {"kind": e.kind, "at_ms": e.at_ms, **asdict(e.freeze)}
-                self._producer.produce(self.settings.freezes_topic, key=e.freeze.scope, value=json.dumps(payload))
-            if self._producer.flush(10) != 0:
-                raise KafkaException("freeze events not acknowledged by Kafka within 10 s")
+                self._producer.produce(self.settings.freezes_topic, key=e.freeze.scope, value=json.dumps(payload),
+                                       on_delivery=lambda err, _msg: err is not None and failed.append(err))
+            if self._producer.flush(10) != 0 or failed:
+                raise KafkaException(f"freeze events not acknowledged by Kafka within 10 s ({failed[:1]})")
             self._outbox.clear()
         except (psycopg.Error, KafkaException, BufferError) as err:
             log.error("%d freeze events not recorded yet (%s); retrying next look", len(self._outbox), err)

@@ -57,7 +57,15 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     conf.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
     conf.set_string("execution.checkpointing.num-retained", "3")
     conf.set_string("execution.checkpointing.min-pause", "1000")
+    # Restore at another parallelism: operators without a uid (the Iceberg committers that the SQL sink builds)
+    # get a hash that covers their chain. At parallelism 1 the writers (max parallelism 128) chained to their
+    # committers (max parallelism 1), so the committers' hashes, and their state, did not map across a rescale.
+    conf.set_string("pipeline.operator-chaining.chain-operators-with-different-max-parallelism", "false")
+    conf.set_string("pipeline.max-parallelism", "128")  # key groups fixed, whatever the parallelism
     conf.set_string("restart-strategy.type", "exponential-delay")
+    # back-off capped, and reset after 2 stable minutes: one outage must not slow the next recovery
+    conf.set_string("restart-strategy.exponential-delay.max-backoff", "20 s")
+    conf.set_string("restart-strategy.exponential-delay.reset-backoff-threshold", "2 min")
     # Python keyed state is cached per slot; a cache smaller than the keys collapses throughput
     conf.set_string("python.state.cache-size", str(settings.python_state_cache))
     # the same for map state entries (default 1,000): per-turbine channel maps must stay cached,

@@ -37,6 +37,8 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     p.add_argument("--checkpoint-dir", type=Path)
     p.add_argument("--job-name")
     p.add_argument("--detach", action="store_true", help="return once submitted (flink run -d on a cluster)")
+    p.add_argument("--catalog-uri", help="JDBC URI of the Iceberg catalog when the job reaches it by another route "
+                                          "than the stack's (a pooler, a proxy)")
     p.add_argument("--fresh-start", action="store_true",
                    help="start without state even though the tables hold this pipeline's commits (msg_id memory is lost)")
     args = p.parse_args(argv)
@@ -48,6 +50,10 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
         redis_prefix=args.redis_prefix, watermark_bound_s=args.watermark_bound_s, loss_after_ms=args.loss_after_ms,
         sample_interval_ms=args.sample_interval_ms, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
     )
+    if args.catalog_uri:
+        if not args.catalog_uri.startswith("jdbc:"):
+            p.error(f"--catalog-uri must be a jdbc: URI, not {args.catalog_uri!r}")
+        settings = settings.model_copy(update={"catalog": {**settings.catalog, "uri": args.catalog_uri}})
     if args.restore_from in ("latest", "auto"):
         found = checkpoints.latest(settings.checkpoint_dir)
         if found is None and args.restore_from == "latest":

@@ -28,8 +28,9 @@ from flink_jobs.ingest.sinks import LkgWriter
 from safety.gate import GateServer
 from safety.monitor import FreezeMonitor
 from safety.settings import SafetySettings
-from stack.settings import StackSettings
 from reliability.kafka_read import read_all
+from stack.settings import StackSettings
+from udfs.freeze import Freeze, FreezeEvent
 
 pytestmark = pytest.mark.integration
 
@@ -234,3 +235,26 @@ def test_an_approval_after_the_window_is_refused_and_the_command_expires(stack: 
     finally:
         channel.close()
         server.stop()
+
+
+def test_a_freeze_event_kafka_did_not_take_is_kept_and_recorded_once_when_retried(stack: StackSettings, world: World) -> None:
+    """The outbox survives a Kafka failure (a timed-out message counts as failed, though flush() returns 0), and
+    the retry writes the Postgres row only once."""
+    settings = _settings(world)
+    monitor = FreezeMonitor(settings)
+    scope = f"turbine:{world.t1}"
+    event = FreezeEvent("FROZEN", Freeze(scope, "TELEMETRY_SILENCE", int(time.time() * 1000) - 5_000, "test"),
+                        int(time.time() * 1000))
+    working = monitor._producer
+    monitor._producer = Producer({"bootstrap.servers": "127.0.0.1:1", "message.timeout.ms": 1_000})  # nothing listens
+    monitor._outbox.append(event)
+    monitor._record()
+    assert monitor._outbox == [event], "an event Kafka never acknowledged was dropped"
+    monitor._producer = working
+    monitor._record()
+    assert monitor._outbox == []
+    with psycopg.connect(stack.postgres_dsn) as conn:
+        rows = conn.execute("SELECT count(*) FROM freeze_events WHERE scope = %s", (scope,)).fetchone()[0]
+    assert rows == 1
+    on_kafka = [json.loads(m.value()) for m in read_all(stack.kafka_bootstrap, settings.freezes_topic, expected=1, timeout_s=20)]
+    assert [(e["kind"], e["scope"]) for e in on_kafka] == [("FROZEN", scope)]

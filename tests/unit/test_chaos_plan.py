@@ -17,7 +17,7 @@ pytestmark = pytest.mark.unit
 
 def test_fault_names_parse_and_unknown_names_are_refused_by_name() -> None:
     assert [f.name for f in faults.parse("kafka-kill, redis-kill")] == ["kafka-kill", "redis-kill"]
-    assert len(faults.parse("all")) == len(faults.FAULTS) == 7
+    assert len(faults.parse("all")) == len(faults.FAULTS) == 9
     with pytest.raises(ValueError, match="unknown fault kafka-kil;"):
         faults.parse("kafka-kil")
     with pytest.raises(ValueError, match="none given"):

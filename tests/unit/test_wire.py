@@ -90,3 +90,16 @@ def test_random_bytes_never_raise() -> None:
     for _ in range(500):
         raw = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 60)))
         assert isinstance(decode(raw), (Reading, Rejection))
+
+
+def test_every_oracle_poison_record_gets_the_reason_the_oracle_expects() -> None:
+    """The oracle's D: garbage, hostile identifiers, non-numbers, a forged msg_id, an incompatible writer schema."""
+    from reliability import scenario as ref
+
+    def fetch_both(schema_id: int) -> str:
+        return json.dumps(ref.INCOMPATIBLE_WRITER) if schema_id == 2 else fetch(schema_id)
+
+    decoder = ReadingDecoder(SCHEMA, fetch_both)
+    got = [decoder.decode(raw, is_unknown) for raw in ref.poison(1, 1_700_000_000_000, incompatible_id=2)]
+    assert all(isinstance(r, Rejection) for r in got)
+    assert sorted(r.reason_code for r in got) == ref.poison_reasons()  # type: ignore[union-attr]

@@ -1,0 +1,91 @@
+"""Fill the disk that holds the job's checkpoints (a small tmpfs) mid-scenario, then free it: checkpoints fail,
+the job fails over and keeps restoring from what it last wrote, and once there is room again it catches up
+with every sink still equal to the reference."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from anemos.platform import Names
+from edge_bridge.server import Bridge
+from edge_bridge.settings import BridgeSettings
+from flink_jobs.common import checkpoints
+from reliability import oracle
+from reliability import scenario as ref
+from reliability.pipeline import new_job
+from stack.settings import StackSettings
+
+pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
+
+FULL_FOR_S = 25
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 MB tmpfs (needs root, as the stack's apt-get does)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path) -> int:
+    """Write a filler file until the disk refuses; return the bytes written."""
+    written = 0
+    chunk = b"\0" * (1 << 20)
+    with open(disk / "filler", "wb", buffering=0) as out:
+        while True:
+            try:
+                written += out.write(chunk)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                return written
+
+
+def test_checkpoint_disk_full_then_freed_keeps_the_oracle(stack: StackSettings, names: Names, tmp_path: Path,
+                                                          small_disk: Path) -> None:
+    sc = ref.build(names.namespace.removeprefix("test_")[:8], seed=14)
+    oracle.register_scenario(stack, sc)
+    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
+                                              dlq_topic=names.dlq_topic)).start()
+    ckpt = small_disk / "checkpoints"
+    job = new_job(stack, names, tmp_path, interval_ms=2_000, extra_args=("--loss-after-ms", str(ref.LOSS_AFTER_MS)),
+                  checkpoint_dir=ckpt)
+    target = f"127.0.0.1:{bridge.port}"
+    seen: dict[str, Path | None] = {}
+
+    def disk_full_for_a_while() -> None:
+        print(f"disk full: {fill(small_disk) >> 20} MB of filler")
+        time.sleep(3)  # a checkpoint under way when the disk filled may still complete
+        seen["while_full"] = checkpoints.latest(ckpt)
+        time.sleep(FULL_FOR_S)
+        seen["end_of_full"] = checkpoints.latest(ckpt)
+        (small_disk / "filler").unlink()
+
+    full = oracle.MidStreamKill(stack, names, sc, disk_full_for_a_while)
+    try:
+        job.start()
+        job.wait_submitted()
+        sent = oracle.send_ontime(stack, names, target, sc, on_batch=full)
+        full.assert_mid_stream()
+        problems = oracle.finish(stack, names, target, sc, sent)
+    finally:
+        job.stop()
+        bridge.stop()
+    # the fault reached the job: no checkpoint completed while the disk was full (one every 2 s otherwise),
+    # and the job checkpointed again once it had room
+    assert seen["while_full"] == seen["end_of_full"], f"checkpoints completed on a full disk: {seen}"
+    assert checkpoints.latest(ckpt) != seen["end_of_full"], "no checkpoint after the disk was freed"
+    assert problems == [], "\n".join(problems)
