@@ -25,5 +25,6 @@ def test_every_fault_once_under_a_streaming_scenario_keeps_every_oracle_point(st
         print(f"{i.at_s:>6}s {i.fault:<20} outage {i.outage_s:>5}s next commit {i.recovered_s}s  {i.detail} {i.error}")
     assert {i.fault for i in report.injected} == set(F.FAULTS), "a short run must still inject every kind of fault"
     assert report.restored_from_checkpoint >= 1, "no fault made the job restore from a checkpoint"
+    print(f"on-time readings made late by the faults: {report.counts['on-time readings made late by faults']}")
     assert report.problems == [], "\n".join(report.problems)
     assert report.ok, [i for i in report.injected if i.error or i.recovered_s is None or i.recovered_s > report.recovery_bound_s]
