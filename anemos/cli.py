@@ -64,16 +64,12 @@ def stack_up(as_json: JsonOpt = False) -> None:
 @stack_app.command("down")
 def stack_down(as_json: JsonOpt = False) -> None:
     """Stop the services this stack started (by recorded pid); data is kept."""
+    from cluster.flink import FlinkCluster
     from stack import manager
 
-    from stack import process
-
     settings = StackSettings()
-    cluster_stopped: list[str] = []
-    if any(process.read_pid(settings.state_dir, n) for n in ("flink-jobmanager", "flink-taskmanager-1", "flink-taskmanager-2")):
-        from cluster.flink import FlinkCluster
-
-        cluster_stopped = FlinkCluster(settings).down()  # the cluster's jobs use the stack's services
+    cluster = FlinkCluster(settings)
+    cluster_stopped = cluster.down() if cluster.running() else []  # the cluster's jobs use the stack's services
     stopped = cluster_stopped + manager.down(settings)
     emit({"stopped": stopped}, as_json, f"stopped: {', '.join(stopped) or 'nothing was running'}")
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from anemos.output import JsonOpt, console, emit
+from cluster import MAX_TASKMANAGERS
 from stack.settings import StackSettings
 
 cluster_app = typer.Typer(help="A standalone Flink cluster (1 JobManager, N TaskManagers) from the bundled distribution.",
@@ -31,7 +32,7 @@ def _table(st: dict) -> Table:  # type: ignore[type-arg]
 
 
 @cluster_app.command("up")
-def cluster_up(taskmanagers: Annotated[int, typer.Option(min=1, max=8, help="TaskManagers (2 slots each)")] = 2,
+def cluster_up(taskmanagers: Annotated[int, typer.Option(min=1, max=MAX_TASKMANAGERS, help="TaskManagers (2 slots each)")] = 2,
                as_json: JsonOpt = False) -> None:
     """Start the JobManager and TaskManagers that are not running; wait for every slot."""
     with console.status("starting the Flink cluster"):

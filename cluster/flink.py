@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from cluster import MAX_TASKMANAGERS
 from flink_jobs.common.env import hadoop_classpath
 from flink_jobs.common.settings import JobSettings
 from stack import process
@@ -107,6 +108,13 @@ class FlinkCluster:
     def tm_name(index: int) -> str:
         return f"flink-taskmanager-{index}"
 
+    def process_names(self) -> list[str]:
+        """Every process a cluster of this stack may have recorded (up to the CLI's 8 TaskManagers), JobManager last."""
+        return [self.tm_name(i) for i in range(1, MAX_TASKMANAGERS + 1)] + ["flink-jobmanager"]
+
+    def running(self) -> bool:
+        return any(process.read_pid(self.stack.state_dir, name) for name in self.process_names())
+
     def up(self, timeout_s: float = 120.0) -> dict[str, Any]:
         """Start what is not running (JobManager, then TaskManagers) and wait for every slot."""
         self.write_config()
@@ -127,7 +135,7 @@ class FlinkCluster:
 
     def down(self) -> list[str]:
         stopped = []
-        for name in [self.tm_name(i) for i in range(1, 9)] + ["flink-jobmanager"]:
+        for name in self.process_names():
             if process.stop(self.stack.state_dir, name):
                 stopped.append(name)
         return stopped
@@ -135,7 +143,7 @@ class FlinkCluster:
     def kill_all(self) -> list[int]:
         """kill -9 the JobManager and every TaskManager (the whole job dies; without HA the cluster forgets it)."""
         killed = []
-        for name in [self.tm_name(i) for i in range(1, 9)] + ["flink-jobmanager"]:
+        for name in self.process_names():
             pid = process.read_pid(self.stack.state_dir, name)
             if pid is not None:
                 os.killpg(pid, signal.SIGKILL)

@@ -30,8 +30,6 @@ from anemos.platform import Names
 from cluster.flink import FlinkCluster
 from edge_bridge import simulator
 from edge_bridge.proto import ingest_pb2 as pb
-from edge_bridge.server import Bridge
-from edge_bridge.settings import BridgeSettings
 from iceberg.catalog import open_catalog
 from reliability import faults as F
 from reliability import oracle
@@ -179,8 +177,7 @@ def run(stack: StackSettings, cs: ChaosSettings, on_event: Callable[[str], None]
     sc = ref.build(tag, seed=cs.seed, minutes=cs.event_minutes)
     oracle.register_scenario(stack, sc)
     work = work_dir or stack.path("chaos", tag)
-    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
-                                              dlq_topic=names.dlq_topic)).start()
+    bridge = oracle.local_bridge(stack, names)
     target = f"127.0.0.1:{bridge.port}"
     on_event(f"pipeline chaos-{tag}: {len(sc.ontime):,} readings ({cs.event_minutes} min of event time) over "
              f"{cs.minutes:g} min; faults {', '.join(f.name for f in cs.faults)}")

@@ -11,8 +11,6 @@ import pytest
 
 from anemos.platform import Names
 from anemos.runner import wait_for_rows
-from edge_bridge.server import Bridge
-from edge_bridge.settings import BridgeSettings
 from reliability import oracle
 from reliability import scenario as ref
 from reliability.pgproxy import CutProxy
@@ -39,8 +37,7 @@ def test_catalog_connection_cut_after_the_commit_statement_keeps_the_oracle(stac
     oracle.register_scenario(stack, sc)
     proxy = CutProxy((stack.host, stack.postgres_port)).start()
     uri = f"jdbc:postgresql://{proxy.host}:{proxy.port}/{stack.postgres_db}?prepareThreshold=0"
-    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
-                                              dlq_topic=names.dlq_topic)).start()
+    bridge = oracle.local_bridge(stack, names)
     job = new_job(stack, names, tmp_path, interval_ms=2_000,
                   extra_args=("--loss-after-ms", str(ref.LOSS_AFTER_MS), "--catalog-uri", uri))
     target = f"127.0.0.1:{bridge.port}"

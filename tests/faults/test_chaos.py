@@ -15,6 +15,7 @@ from stack.settings import StackSettings
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 
 
+@pytest.mark.timeout(1_800)  # 8 minutes of faults, then the oracle: more than the suite's 15-minute default
 def test_every_fault_once_under_a_streaming_scenario_keeps_every_oracle_point(stack: StackSettings, tmp_path: Path) -> None:
     settings = chaos.ChaosSettings(minutes=8, seed=5, gap_s=(10, 20))
     try:

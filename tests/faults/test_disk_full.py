@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 
 from anemos.platform import Names
-from edge_bridge.server import Bridge
-from edge_bridge.settings import BridgeSettings
 from flink_jobs.common import checkpoints
 from reliability import oracle
 from reliability import scenario as ref
@@ -58,8 +56,7 @@ def test_checkpoint_disk_full_then_freed_keeps_the_oracle(stack: StackSettings, 
                                                           small_disk: Path) -> None:
     sc = ref.build(names.namespace.removeprefix("test_")[:8], seed=14)
     oracle.register_scenario(stack, sc)
-    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
-                                              dlq_topic=names.dlq_topic)).start()
+    bridge = oracle.local_bridge(stack, names)
     ckpt = small_disk / "checkpoints"
     job = new_job(stack, names, tmp_path, interval_ms=2_000, extra_args=("--loss-after-ms", str(ref.LOSS_AFTER_MS)),
                   checkpoint_dir=ckpt)

@@ -11,8 +11,6 @@ import pytest
 from anemos.platform import Names
 from anemos.runner import wait_for_rows
 from edge_bridge import simulator
-from edge_bridge.server import Bridge
-from edge_bridge.settings import BridgeSettings
 from reliability import oracle
 from reliability import scenario as ref
 from reliability.pipeline import new_job
@@ -28,8 +26,7 @@ def test_registry_down_holds_records_with_uncached_schema_ids_instead_of_dead_le
         stack: StackSettings, names: Names, tmp_path: Path) -> None:
     sc = ref.build(names.namespace.removeprefix("test_")[:8], seed=15)
     oracle.register_scenario(stack, sc)
-    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
-                                              dlq_topic=names.dlq_topic)).start()
+    bridge = oracle.local_bridge(stack, names)
     job = new_job(stack, names, tmp_path, interval_ms=2_000, extra_args=("--loss-after-ms", str(ref.LOSS_AFTER_MS)))
     target = f"127.0.0.1:{bridge.port}"
     registry = SchemaRegistry(stack)

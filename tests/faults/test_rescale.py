@@ -11,8 +11,6 @@ import pytest
 
 from anemos.platform import Names
 from cluster.flink import FlinkCluster
-from edge_bridge.server import Bridge
-from edge_bridge.settings import BridgeSettings
 from flink_jobs.common import checkpoints
 from reliability import chaos, oracle
 from reliability import scenario as ref
@@ -28,8 +26,7 @@ def test_whole_job_killed_at_parallelism_2_resumes_at_parallelism_1_and_keeps_th
     oracle.register_scenario(stack, sc)
     cluster = FlinkCluster(stack)
     cluster.up()
-    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
-                                              dlq_topic=names.dlq_topic)).start()
+    bridge = oracle.local_bridge(stack, names)
     target = f"127.0.0.1:{bridge.port}"
     ckpt = tmp_path / "checkpoints"
     first = cluster.submit(chaos.job_args(names, ckpt, tag, 2, 2_000), tmp_path / "submit-1.log")

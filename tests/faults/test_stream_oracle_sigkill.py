@@ -6,8 +6,6 @@ from pathlib import Path
 import pytest
 
 from anemos.platform import Names
-from edge_bridge.server import Bridge
-from edge_bridge.settings import BridgeSettings
 from flink_jobs.common import checkpoints
 from stack.settings import StackSettings
 from reliability import oracle
@@ -21,8 +19,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 def test_sigkill_mid_stream_then_restore_keeps_the_oracle(stack: StackSettings, names: Names, tmp_path: Path) -> None:
     sc = ref.build(names.namespace.removeprefix("test_")[:8], seed=8)
     oracle.register_scenario(stack, sc)
-    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
-                                              dlq_topic=names.dlq_topic)).start()
+    bridge = oracle.local_bridge(stack, names)
     job = new_job(stack, names, tmp_path, interval_ms=2_000, extra_args=("--loss-after-ms", str(ref.LOSS_AFTER_MS)))
     target = f"127.0.0.1:{bridge.port}"
     kill = oracle.MidStreamKill(stack, names, sc, job.kill)  # client, JVM and Python workers, no clean shutdown

@@ -13,8 +13,6 @@ import pytest
 
 from anemos.platform import Names
 from cluster.flink import FlinkCluster, wait_for
-from edge_bridge.server import Bridge
-from edge_bridge.settings import BridgeSettings
 from iceberg.catalog import open_catalog
 from stack.manager import catalog_properties
 from stack.settings import StackSettings
@@ -42,8 +40,7 @@ def test_taskmanager_sigkill_mid_stream_keeps_the_oracle(stack: StackSettings, n
     tag = uuid.uuid4().hex[:8]
     sc = ref.build(names.namespace.removeprefix("test_")[:8], seed=11)
     oracle.register_scenario(stack, sc)
-    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
-                                              dlq_topic=names.dlq_topic)).start()
+    bridge = oracle.local_bridge(stack, names)
     target = f"127.0.0.1:{bridge.port}"
     job_id = cluster.submit(chaos.job_args(names, tmp_path / "checkpoints", tag, PARALLELISM, 3_000), tmp_path / "submit.log")
     victim: list[int] = []
