@@ -57,6 +57,9 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     conf.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
     conf.set_string("execution.checkpointing.num-retained", "3")
     conf.set_string("execution.checkpointing.min-pause", "1000")
+    # 0 (the default): a failed checkpoint restarts the job from the last good one. N > 0 rides out N failures in
+    # a row (a full disk) without a restart: nothing is committed meanwhile, and the next good checkpoint commits
+    conf.set_string("execution.checkpointing.tolerable-failed-checkpoints", str(settings.tolerable_failed_checkpoints))
     # Restore at another parallelism: operators without a uid (the Iceberg committers that the SQL sink builds)
     # get a hash that covers their chain. At parallelism 1 the writers (max parallelism 128) chained to their
     # committers (max parallelism 1), so the committers' hashes, and their state, did not map across a rescale.

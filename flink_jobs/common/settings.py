@@ -40,6 +40,8 @@ class JobSettings(BaseSettings):
     catalog: dict[str, str]
     checkpoint_dir: Path
     checkpoint_interval_ms: int = 10_000
+    tolerable_failed_checkpoints: int = Field(
+        default=0, description="checkpoints that may fail in a row (a full disk, a slow store) before the job restarts")
     parallelism: int = 1
     jars_dir: Path = PROJECT_ROOT / ".anemos" / "jars" / "flink"
     restore_from: str | None = Field(default=None, description="checkpoint or savepoint path to resume from")
