@@ -382,6 +382,7 @@ def test(ctx: typer.Context) -> None:
 cli_ops.register(app)
 app.add_typer(cli_cluster.cluster_app, name="cluster")
 app.command("chaos")(cli_cluster.chaos)
+app.command("repair-kafka")(cli_cluster.repair_kafka)
 
 
 def main() -> None:

@@ -76,6 +76,54 @@ def cluster_kill_tm(index: Annotated[int, typer.Argument(help="which TaskManager
 
 
 
+@cluster_app.command("committers")
+def cluster_committers(job_id: Annotated[str, typer.Argument(help="the Flink job id")], as_json: JsonOpt = False) -> None:
+    """Transactions each sink committer committed, retried and gave up on (this attempt of the job). Exit 3 when
+    a sink gave up on one: for Kafka that is a transaction the broker aborted (an outage longer than the
+    transaction timeout), whose rows only Iceberg holds; `anemos repair-kafka` publishes them again."""
+    out = _cluster().sink_committables(job_id)
+    t = Table("sink", "committed", "already committed", "retried", "pending", "gave up", title=f"job {job_id}: sink committers")
+    for sink, m in sorted(out.items()):
+        t.add_row(sink, *(f"{m.get(k, 0):,}" for k in ("successfulCommittables", "alreadyCommittedCommittables",
+                                                        "retriedCommittables", "pendingCommittables", "failedCommittables")))
+    failed = {sink: m["failedCommittables"] for sink, m in out.items() if m.get("failedCommittables", 0) > 0}
+    emit({"job_id": job_id, "committers": out, "failed": failed}, as_json, t)
+    if failed:
+        console.print(f"DATA AT RISK: {', '.join(f'{s} gave up on {n}' for s, n in failed.items())} transaction(s); their "
+                      "rows are in Iceberg only. Run `anemos repair-kafka` once Kafka is healthy.", markup=False)
+        raise typer.Exit(3)
+
+
+def repair_kafka(
+    outputs: Annotated[str, typer.Option(help="comma-separated: aggregates, alerts, dlq")] = "aggregates,alerts,dlq",
+    since_minutes: Annotated[float, typer.Option(min=1, help="Iceberg commits of the last N minutes are compared")] = 120,
+    settle_s: Annotated[float, typer.Option(min=0, help="leave the newest commits alone (their Kafka commit may be in flight)")] = 60,
+    dry_run: Annotated[bool, typer.Option(help="report what is missing, publish nothing")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish again the output rows that Iceberg committed and Kafka lost (a transaction the broker aborted
+    after an outage longer than the transaction timeout). Rows already on Kafka are never published twice."""
+    import time
+
+    from anemos import repair
+    from anemos.platform import Names
+
+    chosen = [o.strip() for o in outputs.split(",") if o.strip()]
+    unknown = [o for o in chosen if o not in repair.OUTPUTS]
+    if unknown or not chosen:
+        raise typer.BadParameter(f"unknown output {', '.join(unknown) or '(none)'}; choose from {', '.join(repair.OUTPUTS)}",
+                                 param_hint="--outputs")
+    since_ms = int((time.time() - since_minutes * 60) * 1000)
+    with console.status("comparing Iceberg with Kafka"):
+        done = repair.repair(StackSettings(), Names(), chosen, since_ms, settle_s=settle_s, dry_run=dry_run)
+    t = Table("output", "topic", "Iceberg rows", "on Kafka", "missing", "published", title="repair-kafka" + (" (dry run)" if dry_run else ""))
+    for r in done:
+        t.add_row(r.output, r.topic, f"{r.iceberg_rows:,}", f"{r.on_kafka:,}", f"{r.missing:,}", f"{r.produced:,}")
+    from dataclasses import asdict
+
+    emit([asdict(r) for r in done], as_json, t)
+
+
 def chaos(
     minutes: Annotated[float, typer.Option(min=1, max=240, help="how long the stream runs under faults")] = 15,
     seed: Annotated[int, typer.Option(help="seeds the scenario, the fault order, the gaps and the hold times")] = 1,

@@ -219,6 +219,24 @@ class FlinkCluster:
             time.sleep(0.02)
         raise ClusterError(f"job {job_id} completed no checkpoint in {timeout_s:.0f}s")
 
+    def sink_committables(self, job_id: str) -> dict[str, dict[str, int]]:
+        """Per sink committer (e.g. ``alerts_sink[45]``): its committables by outcome, summed over subtasks, for
+        the current attempt (Flink's metrics restart with each failover). ``failedCommittables`` counts the
+        transactions a sink gave up on: for Kafka, ones the broker aborted, whose records are lost to Kafka."""
+        out: dict[str, dict[str, int]] = {}
+        for vertex in self.job(job_id).get("vertices", []):
+            names = [m["id"] for m in self._get(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics")
+                     if m["id"].endswith("Committables") and "__Committer." in m["id"]]
+            if not names:
+                continue
+            values = self._get(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics?get={','.join(names)}")
+            for m in values:
+                _subtask, rest = m["id"].split(".", 1)
+                sink, metric = rest.rsplit("__Committer.", 1)
+                row = out.setdefault(sink, {})
+                row[metric] = row.get(metric, 0) + int(float(m.get("value") or 0))
+        return out
+
     def wait_running(self, job_id: str, timeout_s: float = 180.0) -> None:
         """Until every task of the job runs (after a submit or a failover)."""
         def running() -> bool:

@@ -37,6 +37,9 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     p.add_argument("--checkpoint-dir", type=Path)
     p.add_argument("--tolerable-failed-checkpoints", type=int,
                    help="checkpoints that may fail in a row (a full disk) before the job restarts (default 0)")
+    p.add_argument("--kafka-transaction-timeout-ms", type=int,
+                   help="Kafka sink transaction timeout (default 15 min): a Kafka outage longer than this aborts the "
+                        "transactions of completed checkpoints (see `anemos cluster sinks`)")
     p.add_argument("--job-name")
     p.add_argument("--detach", action="store_true", help="return once submitted (flink run -d on a cluster)")
     p.add_argument("--catalog-uri", help="JDBC URI of the Iceberg catalog when the job reaches it by another route "
@@ -52,6 +55,7 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
         redis_prefix=args.redis_prefix, watermark_bound_s=args.watermark_bound_s, loss_after_ms=args.loss_after_ms,
         sample_interval_ms=args.sample_interval_ms, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
         tolerable_failed_checkpoints=args.tolerable_failed_checkpoints,
+        kafka_transaction_timeout_ms=args.kafka_transaction_timeout_ms,
     )
     if args.catalog_uri:
         if not args.catalog_uri.startswith("jdbc:"):
