@@ -62,6 +62,23 @@ def cluster_submit(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     emit({"job_id": job_id}, as_json, f"submitted job {job_id}; web UI and REST on {_cluster().rest}")
 
 
+@cluster_app.command("stop")
+def cluster_stop(job_id: Annotated[str, typer.Argument(help="the Flink job id")],
+                 savepoint_dir: Annotated[Path, typer.Option(help="where the savepoint goes")] = Path(".anemos/savepoints"),
+                 as_json: JsonOpt = False) -> None:
+    """Stop a job with a savepoint, for an upgrade: submit the new version with --restore-from the printed path.
+    The job later refuses a savepoint older than its tables' newest commit."""
+    from cluster.flink import ClusterError
+
+    try:
+        with console.status(f"stopping job {job_id} with a savepoint"):
+            location = _cluster().stop_with_savepoint(job_id, savepoint_dir.resolve())
+    except ClusterError as exc:
+        console.print(f"anemos: error: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    emit({"job_id": job_id, "savepoint": location}, as_json, f"job {job_id} stopped; savepoint {location}")
+
+
 @cluster_app.command("kill-taskmanager")
 def cluster_kill_tm(index: Annotated[int, typer.Argument(help="which TaskManager (1..N)")],
                     restart: Annotated[bool, typer.Option(help="start it again right away")] = False) -> None:

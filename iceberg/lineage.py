@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from iceberg.maintenance import FLINK_CHECKPOINT, FLINK_JOB_ID, SnapshotInfo
 
 _CHECKPOINT_PATH = re.compile(r"([0-9a-f]{32})/chk-(\d+)/?$")
+_SAVEPOINT_PATH = re.compile(r"savepoint-([0-9a-f]{6})-[0-9a-f]+/?$")  # Flink names it after the job id's first 6 digits
+METADATA_MAGIC = 0x4960672D  # the first int of every checkpoint and savepoint _metadata; then a version int, then the id
 
 
 @dataclass(frozen=True)
@@ -26,14 +28,21 @@ class Commit:
 
 @dataclass(frozen=True)
 class CheckpointRef:
-    job_id: str
+    job_id: str  # for a savepoint, the first 6 hex digits its directory name keeps
     checkpoint_id: int
     completed_ms: int | None = None  # when its _metadata was written, if known
+    kind: str = "checkpoint"
 
     @classmethod
-    def parse(cls, path: str, completed_ms: int | None = None) -> "CheckpointRef | None":
+    def parse(cls, path: str, completed_ms: int | None = None, metadata: bytes | None = None) -> "CheckpointRef | None":
+        """A retained checkpoint (``<job id>/chk-<n>``), or a savepoint whose ``_metadata`` head is given."""
         m = _CHECKPOINT_PATH.search(path.rstrip("/"))
-        return cls(m.group(1), int(m.group(2)), completed_ms) if m else None
+        if m:
+            return cls(m.group(1), int(m.group(2)), completed_ms)
+        m = _SAVEPOINT_PATH.search(path.rstrip("/"))
+        if m and metadata is not None and len(metadata) >= 16 and int.from_bytes(metadata[:4], "big") == METADATA_MAGIC:
+            return cls(m.group(1), int.from_bytes(metadata[8:16], "big", signed=True), completed_ms, "savepoint")
+        return None
 
 
 def newest_commit(snapshots: Iterable[SnapshotInfo]) -> Commit | None:
@@ -54,11 +63,11 @@ def refusal(table: str, commit: Commit | None, restore: CheckpointRef | None, re
         return (f"{held}; a start without that job's state would forget which readings it has seen. Use --restore-from latest, "
                 f"or --fresh-start to accept it (dedupe memory lost, readings after the last commit re-read once)")
     if restore is None:
-        return None  # a savepoint elsewhere: Flink validates it; we cannot place it in the lineage
-    older = (restore.checkpoint_id < commit.checkpoint_id if restore.job_id == commit.job_id
+        return None  # a path we cannot place in the lineage: Flink validates it
+    older = (restore.checkpoint_id < commit.checkpoint_id if commit.job_id.startswith(restore.job_id)
              # another run's checkpoint: older if it was complete before the newest commit was made
              else restore.completed_ms is not None and restore.completed_ms < commit.timestamp_ms)
     if older:
-        return (f"{held}; checkpoint {restore.checkpoint_id} of job {restore.job_id} is older, and restoring it would commit "
-                f"readings a second time. Use --restore-from latest")
+        return (f"{held}; {restore.kind} {restore.checkpoint_id} of job {restore.job_id} is older, and restoring it would "
+                f"commit readings a second time. Use --restore-from latest, or a newer savepoint")
     return None

@@ -41,34 +41,11 @@ class Target:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _wait_dead(pid: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists() or _state(pid) == "Z":
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0]
-    except (OSError, IndexError):
-        return "?"
-
-
-def _session_of(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[3])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def python_workers(session: int) -> list[int]:
     """Pids of the PyFlink (Beam) Python workers in a TaskManager's session."""
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or _session_of(int(entry.name)) != session:
+        if not entry.name.isdigit() or process.stat_field(int(entry.name), 3) != str(session):
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -88,9 +65,9 @@ def _down_service(svc: Service, sig: signal.Signals) -> int:
         os.killpg(pid, sig)
     except ProcessLookupError:
         pass
-    if not _wait_dead(pid, 60):
+    if not process.wait_dead(pid, 60):
         os.killpg(pid, signal.SIGKILL)
-        _wait_dead(pid, 10)
+        process.wait_dead(pid, 10)
     process.pid_file(svc.s.state_dir, svc.name).unlink(missing_ok=True)
     return pid
 
@@ -130,8 +107,8 @@ def kill_python_worker(t: Target, rng: random.Random, hold_s: float) -> str:
     """kill -9 one Python (Beam) worker of a busy TaskManager; the TaskManager itself lives on."""
     index = _busy_taskmanager(t, rng)
     tm_pid = process.read_pid(t.stack.state_dir, t.cluster.tm_name(index))
-    session = _session_of(tm_pid) if tm_pid else None
-    workers = python_workers(session) if session else []
+    session = process.stat_field(tm_pid, 3) if tm_pid else None
+    workers = python_workers(int(session)) if session else []
     if not workers:
         raise FaultError(f"taskmanager {index} has no Python worker")
     victim = rng.choice(workers)

@@ -27,7 +27,7 @@ def read_pid(state_dir: Path, name: str) -> int | None:
         pid = int(recorded[0])
     except (FileNotFoundError, ValueError, IndexError):
         return None
-    if not _alive(pid):
+    if not alive(pid):
         return None
     # guard against pid reuse: the process must still have the start time we recorded
     if len(recorded) > 1 and recorded[1] != _start_time(pid):
@@ -35,26 +35,39 @@ def read_pid(state_dir: Path, name: str) -> int | None:
     return pid
 
 
-def _alive(pid: int) -> bool:
+def stat_field(pid: int, index: int) -> str | None:
+    """One field of /proc/<pid>/stat after the command name: 0 state, 3 session id, 19 start time."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1].split()[index]
+    except (OSError, IndexError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    try:  # a zombie is not a running service
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[1].split()[0] != "Z"
-    except OSError:
-        return False
+    state = stat_field(pid, 0)
+    return state is not None and state != "Z"
+
+
+def wait_dead(pid: int, timeout_s: float) -> bool:
+    """Until ``pid`` is gone (or a zombie); False if it still runs after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _start_time(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[1].split()[19]
-    except (OSError, IndexError):
-        return "?"
+    return stat_field(pid, 19) or "?"
 
 
 def spawn(
@@ -96,14 +109,10 @@ def stop(state_dir: Path, name: str, *, timeout_s: float = 30.0) -> bool:
     if pid is None:
         return False
     _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.2)
-    if _alive(pid):
+    if not wait_dead(pid, timeout_s):
         log.warning("%s (pid %d) ignored SIGTERM for %.0fs; killing", name, pid, timeout_s)
         _signal_group(pid, signal.SIGKILL)
-        while _alive(pid):
-            time.sleep(0.1)
+        wait_dead(pid, float("inf"))
     log.info("stopped %s (pid %d)", name, pid)
     return True
 

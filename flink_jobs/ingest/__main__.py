@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 from pathlib import Path
@@ -94,8 +95,9 @@ def start_refusal(settings: JobSettings) -> str | None:
     path = settings.restore_from
     ref = None
     if path is not None:
-        metadata = Path(path.removeprefix("file://")) / "_metadata"
-        ref = CheckpointRef.parse(path, int(metadata.stat().st_mtime * 1000) if metadata.exists() else None)
+        metadata = Path(re.sub(r"^file:(//)?", "", path)) / "_metadata"
+        head = metadata.open("rb").read(16) if metadata.exists() else None
+        ref = CheckpointRef.parse(path, int(metadata.stat().st_mtime * 1000) if metadata.exists() else None, head)
     return refusal(settings.table("readings"), newest_commit(snaps), ref, path)
 
 

@@ -63,3 +63,22 @@ def test_a_start_that_would_lose_or_double_data_is_refused() -> None:
     earlier_run = f"/ckpt/{'c' * 32}/chk-40"  # another run's checkpoint, complete before the newest commit
     assert "older" in (refusal("wind.readings", commit, CheckpointRef.parse(earlier_run, completed_ms=15), earlier_run) or "")
     assert refusal("wind.readings", None, None, None) is None
+
+
+def test_an_older_savepoint_is_refused_and_the_latest_is_not() -> None:
+    from iceberg.lineage import METADATA_MAGIC, CheckpointRef, newest_commit, refusal
+
+    job = "ab12cd" + "e" * 26
+    commit = newest_commit([flink(1, 10, job, 7), flink(2, 20, job, 9)])
+
+    def head(checkpoint_id: int) -> bytes:
+        return METADATA_MAGIC.to_bytes(4, "big") + (4).to_bytes(4, "big") + checkpoint_id.to_bytes(8, "big")
+
+    older, latest = "/sp/savepoint-ab12cd-0123456789ab", "file:///sp/savepoint-ab12cd-ba9876543210/"
+    refused = refusal("wind.readings", commit, CheckpointRef.parse(older, 5, head(8)), older)
+    assert refused is not None and "savepoint 8 of job ab12cd is older" in refused
+    assert refusal("wind.readings", commit, CheckpointRef.parse(latest, 5, head(9)), latest) is None
+    other_run = "/sp/savepoint-ffffff-0123456789ab"  # another job's savepoint: older if complete before the newest commit
+    assert "older" in (refusal("wind.readings", commit, CheckpointRef.parse(other_run, 15, head(40)), other_run) or "")
+    assert refusal("wind.readings", commit, CheckpointRef.parse(other_run, 25, head(40)), other_run) is None
+    assert CheckpointRef.parse(older, 5, b"not a flink metadata file") is None
