@@ -11,6 +11,7 @@ from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
 from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
 from flink_jobs.common.settings import JobSettings
+from stack.settings import PROJECT_ROOT
 
 
 class JarsMissingError(RuntimeError):
@@ -48,7 +49,13 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     # checksums where the S3 API requires them.
     os.environ.setdefault("AWS_REQUEST_CHECKSUM_CALCULATION", "WHEN_REQUIRED")
     os.environ.setdefault("AWS_RESPONSE_CHECKSUM_VALIDATION", "WHEN_REQUIRED")
+    # Python workers run as their own processes on the local mini-cluster too. PyFlink's default there is
+    # 'loopback' (the workers are threads of this process), and a job restart then restored the Python keyed
+    # operator into the same process, which failed ("A serializer has already been registered for the state").
+    os.environ.setdefault("_python_worker_execution_mode", "process")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     conf = Configuration()
+    conf.set_string("python.executable", sys.executable)
     conf.set_string("pipeline.name", settings.job_name)
     conf.set_string("pipeline.jars", jar_urls(settings))
     conf.set_string("state.backend.type", "rocksdb")
