@@ -17,7 +17,6 @@ README's findings), and this test is about what Kafka keeps.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,14 +36,6 @@ pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 TRANSACTION_TIMEOUT_MS = 15_000
 OUTAGE_S = 5 * TRANSACTION_TIMEOUT_MS / 1000  # also past the 60 s a checkpoint waits for a transactional producer
 KAFKA_LINES = ("(d) Kafka alerts", "(b) Kafka aggregates")  # what the oracle says when a topic lacks rows
-
-
-@pytest.fixture(scope="module")
-def cluster(stack: StackSettings) -> Iterator[FlinkCluster]:
-    c = FlinkCluster(stack)
-    c.up()
-    yield c
-    c.down()
 
 
 def test_kafka_outage_longer_than_the_transaction_timeout(stack: StackSettings, names: Names, cluster: FlinkCluster,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from reliability import scenario as ref
 from stack.settings import PROJECT_ROOT, StackSettings
 
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
-
-
-@pytest.fixture(scope="module")
-def cluster(stack: StackSettings) -> Iterator[FlinkCluster]:
-    c = FlinkCluster(stack)
-    c.up()
-    yield c
-    c.down()
 
 
 def test_stop_with_savepoint_then_upgrade_keeps_the_oracle(stack: StackSettings, names: Names, cluster: FlinkCluster,

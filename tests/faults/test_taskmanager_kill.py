@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,15 +23,6 @@ pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 NEXT_COMMIT_WITHIN_S = 120  # (g): from the kill to the next commit, restarts and restore included
 
 PARALLELISM = 2  # the dedupe shuffles by msg_id: arrival order per turbine differs run to run
-
-
-@pytest.fixture(scope="module")
-def cluster(stack: StackSettings) -> Iterator[FlinkCluster]:
-    """One JobManager and two TaskManagers (2 slots each), stopped at the end of the module."""
-    c = FlinkCluster(stack)
-    c.up()
-    yield c
-    c.down()
 
 
 def test_taskmanager_sigkill_mid_stream_keeps_the_oracle(stack: StackSettings, names: Names, cluster: FlinkCluster,
