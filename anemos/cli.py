@@ -383,6 +383,7 @@ cli_ops.register(app)
 app.add_typer(cli_cluster.cluster_app, name="cluster")
 app.command("chaos")(cli_cluster.chaos)
 app.command("repair-kafka")(cli_cluster.repair_kafka)
+app.command("restate")(cli_cluster.restate_windows)
 
 
 def main() -> None:

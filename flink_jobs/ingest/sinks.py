@@ -69,6 +69,21 @@ class LkgWriter:
         self._client.close()
 
 
+def versioned_upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> Any:
+    """INSERT ... ON CONFLICT (key) DO UPDATE, only when the row's ``version`` does not go back (psycopg SQL)."""
+    from psycopg import sql
+
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    updates = sql.SQL(", ").join(sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in columns if c not in key)
+    return sql.SQL(
+        "INSERT INTO {t} ({cols}, updated_at) VALUES ({vals}, now()) ON CONFLICT ({key}) DO UPDATE SET {updates}, "
+        "updated_at = now() WHERE {t}.version <= excluded.version"
+    ).format(
+        t=sql.Identifier(table), cols=cols, vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        key=sql.SQL(", ").join(map(sql.Identifier, key)), updates=updates,
+    )
+
+
 class PostgresUpsert(ProcessFunction):
     """Upserts each aggregate row into ``table``; ``version`` guards against moving a row backwards.
 
@@ -83,17 +98,7 @@ class PostgresUpsert(ProcessFunction):
     def open(self, ctx: RuntimeContext) -> None:
         from psycopg import sql
 
-        cols = sql.SQL(", ").join(map(sql.Identifier, self._columns))
-        updates = sql.SQL(", ").join(
-            sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in self._columns if c not in self._key
-        )
-        self._upsert = sql.SQL(
-            "INSERT INTO {t} ({cols}, updated_at) VALUES ({vals}, now()) ON CONFLICT ({key}) DO UPDATE SET {updates}, "
-            "updated_at = now() WHERE {t}.version <= excluded.version"
-        ).format(
-            t=sql.Identifier(self._table), cols=cols, vals=sql.SQL(", ").join(sql.Placeholder() * len(self._columns)),
-            key=sql.SQL(", ").join(map(sql.Identifier, self._key)), updates=updates,
-        )
+        self._upsert = versioned_upsert(self._table, self._columns, self._key)
         self._retention = sql.SQL("DELETE FROM {t} WHERE window_end < now() - make_interval(days => %s)").format(
             t=sql.Identifier(self._table)
         )

@@ -32,7 +32,9 @@ def test_every_command_has_help() -> None:
                  ["gate", "--help"], ["gate", "serve", "--help"], ["command", "--help"], ["command", "request", "--help"],
                  ["command", "approve", "--help"], ["command", "audit", "--help"], ["lkg", "--help"],
                  ["maintain", "--help"], ["cluster", "--help"], ["cluster", "up", "--help"], ["cluster", "down", "--help"],
-                 ["cluster", "status", "--help"], ["cluster", "submit", "--help"], ["cluster", "kill-taskmanager", "--help"]):
+                 ["cluster", "status", "--help"], ["cluster", "submit", "--help"], ["cluster", "kill-taskmanager", "--help"],
+                 ["cluster", "stop", "--help"], ["cluster", "committers", "--help"], ["repair-kafka", "--help"],
+                 ["restate", "--help"], ["chaos", "--help"]):
         result = subprocess.run([sys.executable, "-m", "anemos", *argv], capture_output=True, text=True)
         assert result.returncode == 0 and "Usage" in result.stdout, argv
 
