@@ -1,13 +1,16 @@
 """Latency through the stream job on a live fleet: a reading's arrival at the bridge to its alert on
 Kafka (read_committed, so after the checkpoint that commits it), and a window's close to its Postgres row.
 
-    python -m bench.stream_latency [--rate 5000] [--seconds 90] [--checkpoint-ms 1000]
+    python -m bench.stream_latency [--rate 5000] [--seconds 90] [--runs 3] [--checkpoint-ms 1000]
+        [--flink-conf KEY=VALUE ...] [--out FILE]
 
 Turbines send every channel once a second at event time = now; every few seconds one turbine's
 gearbox temperature jumps (a z-score alert). An alert's latency is the time its RAISED record
 became readable on Kafka minus the time the spiking reading was sent. A window's close is the
-moment event time passed its end plus the watermark bound; its latency is the Postgres row's
-updated_at minus that. Writes bench/results/stream_latency.json.
+moment event time passed its end plus the watermark bound (--watermark-bound-s); its latency is the Postgres row's
+updated_at minus that. Each run is a fresh pipeline; the medians over runs are reported, with each
+run's figures and, per operator, how long the barrier of a checkpoint under load took to reach it
+(the queue in front of it). Writes bench/results/stream_latency.json.
 """
 
 from __future__ import annotations
@@ -15,16 +18,22 @@ from __future__ import annotations
 import argparse
 import calendar
 import json
+import logging
+import os
 import random
+import socket
 import statistics
+import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 import psycopg
 from confluent_kafka import Consumer
+from rich.progress import Progress
 
 from anemos import platform
 from anemos.runner import IngestJob
@@ -36,9 +45,9 @@ from stack import manager
 from stack.settings import StackSettings
 from udfs.channels import CHANNELS
 
+log = logging.getLogger("bench.stream_latency")
 RESULTS = Path(__file__).resolve().parent / "results" / "stream_latency.json"
 SPIKE_CHANNEL = "WTRM.TrmTmpGbxOil"
-WATERMARK_BOUND_S = 5
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -46,14 +55,32 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m bench.stream_latency", description=__doc__.splitlines()[0])
-    p.add_argument("--rate", type=int, default=5_000, help="readings/s (turbines x 12 channels)")
-    p.add_argument("--seconds", type=int, default=90)
-    p.add_argument("--checkpoint-ms", type=int, default=1_000)
-    args = p.parse_args()
-    stack = StackSettings()
-    manager.up(stack)
+def barrier_delays(rest: str) -> dict[str, int]:
+    """Per operator chain, how long the last completed checkpoint's barrier took to reach it (ms, slowest subtask).
+
+    A barrier travels behind the records already queued in front of a task, so this is that task's queue
+    measured in time: where it jumps, the operator before it is the one that cannot keep up."""
+    def get(path: str) -> dict:
+        with urllib.request.urlopen(rest + path, timeout=10) as resp:
+            return json.load(resp)
+
+    jobs = [j["id"] for j in get("/jobs")["jobs"] if j["status"] == "RUNNING"]
+    if not jobs:
+        return {}
+    job = jobs[0]
+    names = {v["id"]: v["name"] for v in get(f"/jobs/{job}")["vertices"]}
+    latest = get(f"/jobs/{job}/checkpoints")["latest"]["completed"]
+    if not latest:
+        return {}
+    out = {}
+    for vertex in get(f"/jobs/{job}/checkpoints/details/{latest['id']}")["tasks"]:
+        subtasks = get(f"/jobs/{job}/checkpoints/details/{latest['id']}/subtasks/{vertex}")["subtasks"]
+        out[names[vertex][:90]] = max(s.get("start_delay", 0) for s in subtasks)
+    return dict(sorted(out.items(), key=lambda kv: kv[1]))
+
+
+def one_run(stack: StackSettings, args: argparse.Namespace, run: int) -> dict[str, object]:
+    """One fresh pipeline (topics, tables, job) under a paced fleet; latencies of its alerts and windows."""
     tag = uuid.uuid4().hex[:8]
     names = platform.Names.isolated(tag, kind="bench")
     platform.ensure(stack, names)
@@ -67,6 +94,8 @@ def main() -> None:
     spikes_sent: dict[tuple[str, int], float] = {}  # (turbine, event second) -> wall time sent
     alerts_seen: dict[tuple[str, int], float] = {}
     stop = threading.Event()
+    rest_port = free_port()
+    delays: dict[str, int] = {}
 
     def consume() -> None:
         consumer = Consumer({"bootstrap.servers": stack.kafka_bootstrap, "group.id": f"lat-{tag}",
@@ -85,7 +114,8 @@ def main() -> None:
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:
         job = IngestJob(stack, names, Path(tmp) / "checkpoints", consumer_group=f"lat-{tag}", job_name=f"lat-{tag}",
-                        checkpoint_interval_ms=args.checkpoint_ms, log_path=Path(tmp) / "job.log").start()
+                        checkpoint_interval_ms=args.checkpoint_ms, log_path=Path(tmp) / "job.log",
+                        extra_args=job_args(args, rest_port)).start()
         reader = threading.Thread(target=consume, daemon=True)
         try:
             job.wait_submitted()
@@ -108,6 +138,11 @@ def main() -> None:
                 simulator.send_readings(target, rows, batch_size=1000, edge_id="edge-latency")
                 if spiking:
                     spikes_sent[(spiking, now_ms // 1000)] = time.time()
+                if s == args.seconds - 5:
+                    try:  # under load, before the fleet goes quiet
+                        delays = barrier_delays(f"http://127.0.0.1:{rest_port}")
+                    except (OSError, KeyError, ValueError) as err:
+                        log.warning("no checkpoint details from the job's REST API: %s", err)
                 lag = time.time() - (tick + 1)
                 if lag < 0:
                     time.sleep(-lag)
@@ -123,21 +158,79 @@ def main() -> None:
             "SELECT extract(epoch FROM updated_at - window_end) FROM turbine_agg_1m WHERE turbine_id LIKE %s",
             (f"L{tag}-%",),
         ).fetchall()
-    window_lat = [float(r[0]) - WATERMARK_BOUND_S for r in rows]
+    window_lat = [float(r[0]) - args.watermark_bound_s for r in rows]
     alert_lat = [alerts_seen[k] - sent for k, sent in spikes_sent.items() if k in alerts_seen]
-    result = {
-        "rate_readings_per_s": n_turbines * len(CHANNELS), "turbines": n_turbines, "seconds": args.seconds,
-        "seconds_sender_fell_behind": behind, "checkpoint_interval_ms": args.checkpoint_ms,
+    return {
+        "run": run, "rate_readings_per_s": n_turbines * len(CHANNELS), "turbines": n_turbines,
+        "seconds_sender_fell_behind": behind,
         "alerts": {"spikes_sent": len(spikes_sent), "alerts_seen": len(alert_lat),
                    "p50_s": statistics.median(alert_lat) if alert_lat else None,
                    "p99_s": percentile(alert_lat, 99) if alert_lat else None},
         "window_close_to_postgres": {"rows": len(window_lat),
                                      "p50_s": statistics.median(window_lat) if window_lat else None,
                                      "p99_s": percentile(window_lat, 99) if window_lat else None},
+        "barrier_delay_ms": delays,
+    }
+
+
+def job_args(args: argparse.Namespace, rest_port: int) -> tuple[str, ...]:
+    """The job's flags: the bench's bound and Flink settings, and a known REST port to read checkpoints from."""
+    conf = [*args.flink_conf, f"rest.port={rest_port}", "rest.bind-address=127.0.0.1"]
+    return ("--watermark-bound-s", str(args.watermark_bound_s), *(a for kv in conf for a in ("--flink-conf", kv)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def median_of(runs: list[dict[str, object]], path: tuple[str, str]) -> float | None:
+    values = [r[path[0]][path[1]] for r in runs if r[path[0]][path[1]] is not None]  # type: ignore[index]
+    return round(statistics.median(values), 2) if values else None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.stream_latency", description=__doc__.splitlines()[0])
+    p.add_argument("--rate", type=int, default=5_000, help="readings/s (turbines x 12 channels)")
+    p.add_argument("--seconds", type=int, default=90)
+    p.add_argument("--runs", type=int, default=3, help="fresh pipelines, one after another; medians are reported")
+    p.add_argument("--checkpoint-ms", type=int, default=1_000)
+    p.add_argument("--watermark-bound-s", type=int, default=5, help="the job's bound on out-of-orderness")
+    p.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra Flink configuration for the job (repeatable)")
+    p.add_argument("--out", type=Path, default=RESULTS, help="results file (default %(default)s)")
+    args = p.parse_args()
+    if args.runs < 1 or args.seconds < 60:
+        p.error("--runs must be at least 1 and --seconds at least 60 (spikes start after 45 s)")
+    if any("=" not in kv for kv in args.flink_conf):
+        p.error("--flink-conf takes KEY=VALUE")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stack = StackSettings()
+    manager.up(stack)
+    runs = []
+    with Progress(transient=True) as progress:
+        task = progress.add_task(f"{args.runs} runs of {args.seconds}s", total=args.runs)
+        for run in range(1, args.runs + 1):
+            runs.append(one_run(stack, args, run))
+            log.info("run %d: %s", run, json.dumps({k: runs[-1][k] for k in ("alerts", "window_close_to_postgres")}))
+            progress.advance(task)
+    result = {
+        "command": "python -m bench.stream_latency " + " ".join(sys.argv[1:]),
+        "rate_readings_per_s": runs[0]["rate_readings_per_s"], "seconds": args.seconds, "runs": args.runs,
+        "checkpoint_interval_ms": args.checkpoint_ms, "watermark_bound_s": args.watermark_bound_s,
+        "flink_conf": dict(kv.split("=", 1) for kv in args.flink_conf),
+        "python_workers": os.environ.get("_python_worker_execution_mode", "process"),
+        "median_of_runs": {
+            "alert_p50_s": median_of(runs, ("alerts", "p50_s")), "alert_p99_s": median_of(runs, ("alerts", "p99_s")),
+            "window_p50_s": median_of(runs, ("window_close_to_postgres", "p50_s")),
+            "window_p99_s": median_of(runs, ("window_close_to_postgres", "p99_s")),
+        },
+        "per_run": runs,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

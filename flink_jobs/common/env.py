@@ -87,6 +87,8 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     conf.set_string("classloader.check-leaked-classloader", "false")
     if settings.restore_from:
         conf.set_string("execution.state-recovery.path", settings.restore_from)
+    for key, value in settings.flink_conf.items():
+        conf.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     env.set_parallelism(settings.parallelism)
     # without this PyFlink starts its workers with whatever `python` is first on PATH

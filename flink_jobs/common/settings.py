@@ -48,6 +48,8 @@ class JobSettings(BaseSettings):
     python_state_cache: int = 100_000
     kafka_transaction_timeout_ms: int = 900_000
     registry_password: SecretStr | None = None
+    flink_conf: dict[str, str] = Field(
+        default_factory=dict, description="extra Flink configuration, applied last (ANEMOS_JOB_FLINK_CONF as JSON)")
 
     def table(self, name: str) -> str:
         return f"{self.namespace}.{name}"

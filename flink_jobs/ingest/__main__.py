@@ -41,6 +41,8 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     p.add_argument("--kafka-transaction-timeout-ms", type=int,
                    help="Kafka sink transaction timeout (default 15 min): a Kafka outage longer than this aborts the "
                         "transactions of completed checkpoints (see `anemos cluster sinks`)")
+    p.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra Flink configuration, applied last; repeatable (also ANEMOS_JOB_FLINK_CONF as JSON)")
     p.add_argument("--job-name")
     p.add_argument("--detach", action="store_true", help="return once submitted (flink run -d on a cluster)")
     p.add_argument("--catalog-uri", help="JDBC URI of the Iceberg catalog when the job reaches it by another route "
@@ -48,6 +50,9 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     p.add_argument("--fresh-start", action="store_true",
                    help="start without state even though the tables hold this pipeline's commits (msg_id memory is lost)")
     args = p.parse_args(argv)
+    bad = [item for item in args.flink_conf if "=" not in item.strip("=")]
+    if bad:
+        p.error(f"--flink-conf takes KEY=VALUE, not {bad[0]!r}")
     stack = StackSettings()
     settings = JobSettings.from_stack(
         stack, checkpoint_interval_ms=args.checkpoint_interval_ms, parallelism=args.parallelism,
@@ -58,6 +63,9 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
         tolerable_failed_checkpoints=args.tolerable_failed_checkpoints,
         kafka_transaction_timeout_ms=args.kafka_transaction_timeout_ms,
     )
+    if args.flink_conf:
+        extra = dict(item.split("=", 1) for item in args.flink_conf)
+        settings = settings.model_copy(update={"flink_conf": {**settings.flink_conf, **extra}})
     if args.catalog_uri:
         if not args.catalog_uri.startswith("jdbc:"):
             p.error(f"--catalog-uri must be a jdbc: URI, not {args.catalog_uri!r}")
