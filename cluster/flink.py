@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,7 +125,7 @@ class FlinkCluster:
         if process.read_pid(self.stack.state_dir, "flink-jobmanager") is None:
             if process.port_open(self.stack.host, self.s.rest_port):
                 raise ClusterError(f"port {self.s.rest_port} is in use by a process this stack did not start")
-            self._foreground("flink-jobmanager", "jobmanager.sh")
+            self._foreground("flink-jobmanager", "jobmanager.sh", *self._fresh_tmp("jobmanager"))
         for i in range(1, self.s.taskmanagers + 1):
             self.start_taskmanager(i)
         want = self.s.taskmanagers * self.s.slots_per_taskmanager
@@ -134,7 +135,18 @@ class FlinkCluster:
 
     def start_taskmanager(self, index: int) -> None:
         if process.read_pid(self.stack.state_dir, self.tm_name(index)) is None:
-            self._foreground(self.tm_name(index), "taskmanager.sh", "-D", f"taskmanager.resource-id=tm-{index}")
+            self._foreground(self.tm_name(index), "taskmanager.sh", "-D", f"taskmanager.resource-id=tm-{index}",
+                             *self._fresh_tmp(f"tm-{index}"))
+
+    def _fresh_tmp(self, owner: str) -> tuple[str, str]:
+        """An empty working directory (RocksDB instances, blobs) for a process about to start, as its io.tmp.dirs.
+
+        A killed TaskManager leaves its jobs' RocksDB directories behind, and in /tmp they piled up by gigabytes
+        over the fault tests. Local recovery is off, so nothing in there is needed by the next process."""
+        tmp = self.stack.path("tmp", "cluster", owner)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        return "-D", f"io.tmp.dirs={tmp}"
 
     def down(self) -> list[str]:
         stopped = []

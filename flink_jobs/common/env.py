@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
 from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
 from flink_jobs.common.settings import JobSettings
+from stack.process import alive
 from stack.settings import PROJECT_ROOT
 
 
@@ -41,6 +43,21 @@ def hadoop_classpath(settings: JobSettings) -> str:
     return os.pathsep.join(str(j.resolve()) for j in _jars(settings)[1])
 
 
+def process_tmp_dir(root: Path) -> Path:
+    """This process's working directory under ``root`` (its mini-cluster's RocksDB instances and blobs).
+
+    Flink removes its directories when it shuts down cleanly, but a killed job left them in /tmp, where the
+    fault tests piled up gigabytes of them. Each process works in root/<pid>; the directories of processes
+    that are gone are removed here."""
+    root.mkdir(parents=True, exist_ok=True)
+    for entry in root.iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid() and not alive(int(entry.name)):
+            shutil.rmtree(entry, ignore_errors=True)
+    mine = root / str(os.getpid())
+    mine.mkdir(exist_ok=True)
+    return mine
+
+
 def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
     # read by PyFlink when it launches the JVM gateway (and so the local mini-cluster)
     os.environ["HADOOP_CLASSPATH"] = hadoop_classpath(settings)
@@ -58,6 +75,7 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     conf.set_string("python.executable", sys.executable)
     conf.set_string("pipeline.name", settings.job_name)
     conf.set_string("pipeline.jars", jar_urls(settings))
+    conf.set_string("io.tmp.dirs", str(process_tmp_dir(settings.tmp_dir)))
     conf.set_string("state.backend.type", "rocksdb")
     conf.set_string("execution.checkpointing.incremental", "true")
     conf.set_string("execution.checkpointing.dir", settings.checkpoint_dir.resolve().as_uri())

@@ -44,6 +44,8 @@ class JobSettings(BaseSettings):
         default=0, description="checkpoints that may fail in a row (a full disk, a slow store) before the job restarts")
     parallelism: int = 1
     jars_dir: Path = PROJECT_ROOT / ".anemos" / "jars" / "flink"
+    tmp_dir: Path = Field(default=PROJECT_ROOT / ".anemos" / "tmp" / "jobs",
+                          description="local working directories of job processes (the mini-cluster's RocksDB)")
     restore_from: str | None = Field(default=None, description="checkpoint or savepoint path to resume from")
     python_state_cache: int = 100_000
     kafka_transaction_timeout_ms: int = 900_000
@@ -66,6 +68,7 @@ class JobSettings(BaseSettings):
             "catalog": catalog_properties(stack),
             "checkpoint_dir": stack.path("checkpoints", "ingest"),
             "jars_dir": stack.path("jars", "flink"),
+            "tmp_dir": stack.path("tmp", "jobs"),
         }
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)  # type: ignore[arg-type]

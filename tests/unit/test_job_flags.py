@@ -28,3 +28,20 @@ def test_flink_conf_without_key_and_value_is_one_clear_error(bad: str, capsys: p
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.endswith(f"--flink-conf takes KEY=VALUE, not {bad!r}")
+
+
+def test_a_job_process_works_in_its_own_tmp_dir_and_clears_those_of_dead_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    from flink_jobs.common.env import process_tmp_dir
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    (tmp_path / dead / "minicluster_x").mkdir(parents=True)  # a killed job's RocksDB left behind
+    (tmp_path / "1").mkdir()  # pid 1 lives: another job's directory is left alone
+    (tmp_path / "notes").mkdir()  # not a process's directory: left alone
+    mine = process_tmp_dir(tmp_path)
+    assert mine == tmp_path / str(os.getpid()) and mine.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["1", "notes", str(os.getpid())])
