@@ -41,6 +41,7 @@ from edge_bridge import registry, simulator
 from edge_bridge.proto import ingest_pb2 as pb
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
+from flink_jobs.common.settings import flink_conf_items
 from stack import manager
 from stack.settings import StackSettings
 from udfs.channels import CHANNELS
@@ -203,8 +204,10 @@ def main() -> None:
     args = p.parse_args()
     if args.runs < 1 or args.seconds < 60:
         p.error("--runs must be at least 1 and --seconds at least 60 (spikes start after 45 s)")
-    if any("=" not in kv for kv in args.flink_conf):
-        p.error("--flink-conf takes KEY=VALUE")
+    try:
+        flink_conf = flink_conf_items(args.flink_conf)
+    except ValueError as err:
+        p.error(str(err))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stack = StackSettings()
     manager.up(stack)
@@ -219,7 +222,7 @@ def main() -> None:
         "command": "python -m bench.stream_latency " + " ".join(sys.argv[1:]),
         "rate_readings_per_s": runs[0]["rate_readings_per_s"], "seconds": args.seconds, "runs": args.runs,
         "checkpoint_interval_ms": args.checkpoint_ms, "watermark_bound_s": args.watermark_bound_s,
-        "flink_conf": dict(kv.split("=", 1) for kv in args.flink_conf),
+        "flink_conf": flink_conf,
         "python_workers": os.environ.get("_python_worker_execution_mode", "process"),
         "median_of_runs": {
             "alert_p50_s": median_of(runs, ("alerts", "p50_s")), "alert_p99_s": median_of(runs, ("alerts", "p99_s")),

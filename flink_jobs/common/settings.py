@@ -10,6 +10,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stack.settings import PROJECT_ROOT, StackSettings
 
 
+def flink_conf_items(items: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` strings (the --flink-conf flags) as a dict; ValueError names the first one that is not."""
+    bad = [item for item in items if "=" not in item.strip("=")]
+    if bad:
+        raise ValueError(f"--flink-conf takes KEY=VALUE, not {bad[0]!r}")
+    return dict(item.split("=", 1) for item in items)
+
+
 class JobSettings(BaseSettings):
     """One object per job run; environment prefix ANEMOS_JOB_."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flink_jobs.common import checkpoints
-from flink_jobs.common.settings import JobSettings
+from flink_jobs.common.settings import JobSettings, flink_conf_items
 from stack.settings import StackSettings
 
 log = logging.getLogger("anemos.ingest")
@@ -50,9 +50,10 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     p.add_argument("--fresh-start", action="store_true",
                    help="start without state even though the tables hold this pipeline's commits (msg_id memory is lost)")
     args = p.parse_args(argv)
-    bad = [item for item in args.flink_conf if "=" not in item.strip("=")]
-    if bad:
-        p.error(f"--flink-conf takes KEY=VALUE, not {bad[0]!r}")
+    try:
+        flink_conf = flink_conf_items(args.flink_conf)
+    except ValueError as err:
+        p.error(str(err))
     stack = StackSettings()
     settings = JobSettings.from_stack(
         stack, checkpoint_interval_ms=args.checkpoint_interval_ms, parallelism=args.parallelism,
@@ -63,9 +64,8 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
         tolerable_failed_checkpoints=args.tolerable_failed_checkpoints,
         kafka_transaction_timeout_ms=args.kafka_transaction_timeout_ms,
     )
-    if args.flink_conf:
-        extra = dict(item.split("=", 1) for item in args.flink_conf)
-        settings = settings.model_copy(update={"flink_conf": {**settings.flink_conf, **extra}})
+    if flink_conf:
+        settings = settings.model_copy(update={"flink_conf": {**settings.flink_conf, **flink_conf}})
     if args.catalog_uri:
         if not args.catalog_uri.startswith("jdbc:"):
             p.error(f"--catalog-uri must be a jdbc: URI, not {args.catalog_uri!r}")
