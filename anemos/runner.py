@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -57,10 +58,22 @@ class IngestJob:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = self.argv("latest" if restore_latest else "auto")
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        # the local mini-cluster's own log, one per job (PyFlink's default, inside the package, is overwritten by each job)
+        self.flink_log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "FLINK_LOG_DIR": str(self.flink_log_dir)}
         with open(self.log_path, "ab") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True)
-        log.info("ingest job process %d started (log %s)", self.proc.pid, self.log_path)
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True, env=env)
+        log.info("ingest job process %d started (log %s, Flink log in %s)", self.proc.pid, self.log_path, self.flink_log_dir)
         return self
+
+    @property
+    def flink_log_dir(self) -> Path:
+        assert self.log_path is not None
+        return self.log_path.with_name(f"{self.log_path.stem}-flink")
+
+    def flink_events(self, limit: int = 40) -> list[str]:
+        """The job's lifecycle as its mini-cluster logged it: state switches, restores, failed checkpoints, causes."""
+        return flink_events(self.flink_log_dir, limit)
 
     def wait_submitted(self, timeout_s: float = 240.0) -> str:
         """Block until the job reports its Flink job id."""
@@ -93,6 +106,20 @@ class IngestJob:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+
+# job state switches, task failures, restores, failed and completed checkpoints, exception causes
+_EVENT = re.compile(r"- Job .* switched from state|switched from \w+ to FAILED|Restoring job|Completed checkpoint"
+                    r"|Failed to trigger or complete checkpoint|Exceeded checkpoint tolerable|^Caused by:")
+
+
+def flink_events(log_dir: Path, limit: int = 40) -> list[str]:
+    """The last ``limit`` lifecycle lines of the Flink logs in ``log_dir``, each cut to 300 characters."""
+    events: list[str] = []
+    for path in sorted(log_dir.glob("*.log")):
+        with open(path, errors="replace") as fh:
+            events += [line.rstrip()[:300] for line in fh if _EVENT.search(line)]
+    return events[-limit:]
 
 
 def _ids(tbl: Table, edge_id: str | None) -> list[str]:

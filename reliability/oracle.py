@@ -143,10 +143,10 @@ def close_windows_then_send_late(stack: StackSettings, target: str, sc: ref.Scen
 
 
 def finish(stack: StackSettings, names: Names, target: str, sc: ref.Scenario, sent: Sent,
-           faults_may_make_late: bool = False) -> list[str]:
-    """Close the windows, send the late readings, wait for every sink, then check them all."""
-    close_windows_then_send_late(stack, target, sc, sent)
-    wait_for_sinks(stack, names, sc, sent)
+           faults_may_make_late: bool = False, timeout_s: float = 300) -> list[str]:
+    """Close the windows, send the late readings, wait for every sink (``timeout_s`` each), then check them all."""
+    close_windows_then_send_late(stack, target, sc, sent, timeout_s)
+    wait_for_sinks(stack, names, sc, sent, timeout_s)
     return verify(stack, names, sc, sent, faults_may_make_late)
 
 

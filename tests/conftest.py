@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from anemos import platform
+from anemos.runner import flink_events
 from stack.settings import StackSettings
 
 
@@ -31,3 +33,16 @@ def names(stack: StackSettings) -> platform.Names:
     made = platform.Names.isolated(tag)
     platform.ensure(stack, made)
     return made
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test that ran a job on the local mini-cluster reports what the job went through (restarts,
+    restores, checkpoints, causes), read from the job's own Flink log under the test's tmp_path."""
+    report = yield
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and call.when == "call" and isinstance(tmp_path, Path):
+        for log_dir in sorted(tmp_path.glob("*-flink")):
+            events = flink_events(log_dir)
+            report.sections.append((f"Flink job lifecycle ({log_dir.name})", "\n".join(events) or "(nothing logged)"))
+    return report
