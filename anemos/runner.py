@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,13 @@ class IngestJob:
             time.sleep(1)
         raise JobFailedError(f"ingest job did not start within {timeout_s:.0f}s; see {self.log_path}")
 
+    def jvm_pid(self) -> int | None:
+        """The local mini-cluster's JVM: the job process's java child (PyFlink's gateway)."""
+        assert self.proc is not None
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid), "java"], capture_output=True, text=True, check=False)
+        pids = [int(p) for p in out.stdout.split()]
+        return pids[0] if pids else None
+
     def kill(self) -> None:
         """SIGKILL the whole process group: no cancel, no final checkpoint, no clean shutdown."""
         assert self.proc is not None
@@ -109,6 +117,38 @@ class IngestJob:
 
 
 # job state switches, task failures, restores, failed and completed checkpoints, exception causes
+class Supervisor:
+    """Restarts a job whose process has exited from its latest retained checkpoint, as a deployment's
+    supervisor does (the Flink Kubernetes Operator on a cluster; here, a thread). The job process exits
+    with 3 when its job fails for good or its local Flink JVM dies, and Flink's own restart strategy
+    covers everything short of that."""
+
+    def __init__(self, job: IngestJob, poll_s: float = 2.0) -> None:
+        self.job, self._poll_s = job, poll_s
+        self.restarts: list[int] = []  # the exit code of each process it replaced
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="job-supervisor", daemon=True)
+
+    def __enter__(self) -> "Supervisor":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._poll_s):
+            proc = self.job.proc
+            if proc is None or proc.poll() is None:
+                continue
+            log.warning("ingest job process %d exited with %s: restarting it from its latest checkpoint",
+                        proc.pid, proc.returncode)
+            self.restarts.append(proc.returncode)
+            self.job.start(restore_latest=True)
+            self.job.wait_submitted()
+
+
 _EVENT = re.compile(r"- Job .* switched from state|switched from \w+ to FAILED|Restoring job|Completed checkpoint"
                     r"|Failed to trigger or complete checkpoint|Exceeded checkpoint tolerable|^Caused by:")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import signal
 import sys
@@ -15,6 +16,8 @@ from flink_jobs.common.settings import JobSettings, flink_conf_items
 from stack.settings import StackSettings
 
 log = logging.getLogger("anemos.ingest")
+
+EXIT_JOB_GONE = 3  # the job failed for good, or its local Flink JVM died: restart it from the latest checkpoint
 
 
 def parse(argv: list[str]) -> tuple[JobSettings, bool]:
@@ -132,7 +135,14 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, cancel)
     signal.signal(signal.SIGINT, cancel)
-    client.get_job_execution_result().result()
+    try:
+        client.get_job_execution_result().result()
+    except Exception as err:  # the job failed for good, or the local mini-cluster's JVM is gone
+        log.error("job %s is gone (%s: %s); exiting %d so that a supervisor restarts it from its latest checkpoint",
+                  job_id, type(err).__name__, str(err).splitlines()[0] if str(err) else "", EXIT_JOB_GONE)
+        logging.shutdown()
+        # at once, with its own code, whatever PyFlink's gateway threads are still doing with the dead JVM
+        os._exit(EXIT_JOB_GONE)
     return 0
 
 
