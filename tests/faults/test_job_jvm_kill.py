@@ -18,9 +18,8 @@ import pytest
 from anemos.platform import Names
 from anemos.runner import Supervisor, stored_ids, wait_for_rows
 from edge_bridge import simulator
-from edge_bridge.server import Bridge
-from edge_bridge.settings import BridgeSettings
 from flink_jobs.ingest.__main__ import EXIT_JOB_GONE
+from reliability import oracle
 from reliability.pipeline import new_job
 from stack.settings import StackSettings
 
@@ -31,8 +30,7 @@ FIRST, SECOND = 3_000, 12_000
 
 def test_a_dead_jvm_ends_the_job_process_and_a_restart_loses_nothing(stack: StackSettings, names: Names,
                                                                      tmp_path: Path) -> None:
-    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
-                                              dlq_topic=names.dlq_topic)).start()
+    bridge = oracle.local_bridge(stack, names)
     target = f"127.0.0.1:{bridge.port}"
     job = new_job(stack, names, tmp_path, interval_ms=2_000).start()
     try:
