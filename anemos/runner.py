@@ -72,10 +72,6 @@ class IngestJob:
         assert self.log_path is not None
         return self.log_path.with_name(f"{self.log_path.stem}-flink")
 
-    def flink_events(self, limit: int = 40) -> list[str]:
-        """The job's lifecycle as its mini-cluster logged it: state switches, restores, failed checkpoints, causes."""
-        return flink_events(self.flink_log_dir, limit)
-
     def wait_submitted(self, timeout_s: float = 240.0) -> str:
         """Block until the job reports its Flink job id."""
         assert self.proc is not None and self.log_path is not None
@@ -116,7 +112,6 @@ class IngestJob:
             self.proc.wait()
 
 
-# job state switches, task failures, restores, failed and completed checkpoints, exception causes
 class Supervisor:
     """Restarts a job whose process has exited from its latest retained checkpoint, as a deployment's
     supervisor does (the Flink Kubernetes Operator on a cluster; here, a thread). The job process exits
@@ -149,6 +144,7 @@ class Supervisor:
             self.job.wait_submitted()
 
 
+# job state switches, task failures, restores, failed and completed checkpoints, exception causes
 _EVENT = re.compile(r"- Job .* switched from state|switched from \w+ to FAILED|Restoring job|Completed checkpoint"
                     r"|Failed to trigger or complete checkpoint|Exceeded checkpoint tolerable|^Caused by:")
 

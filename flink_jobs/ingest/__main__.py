@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         client.get_job_execution_result().result()
     except Exception as err:  # the job failed for good, or the local mini-cluster's JVM is gone
         log.error("job %s is gone (%s: %s); exiting %d so that a supervisor restarts it from its latest checkpoint",
-                  job_id, type(err).__name__, str(err).splitlines()[0] if str(err) else "", EXIT_JOB_GONE)
+                  job_id, type(err).__name__, (str(err).splitlines() or [""])[0], EXIT_JOB_GONE)
         logging.shutdown()
         # at once, with its own code, whatever PyFlink's gateway threads are still doing with the dead JVM
         os._exit(EXIT_JOB_GONE)
