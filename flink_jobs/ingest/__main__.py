@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     env, t_env = create(settings)
     build(env, t_env, settings)
     client = env.execute_async(settings.job_name)
-    job_id = client.get_job_id()
+    job_id = str(client.get_job_id())  # a string now: rendering the Java JobID later needs a live JVM
     log.info("job %s (%s) submitted; restored from %s", settings.job_name, job_id, settings.restore_from or "nothing")
     # printed, not logged: Beam's logging set-up in PyFlink can swallow INFO records
     print(f"JOB_ID {job_id} restored_from={settings.restore_from or '-'}", flush=True)

@@ -8,6 +8,7 @@ test waited for windows that never fired."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -64,4 +65,6 @@ def test_a_dead_jvm_ends_the_job_process_and_a_restart_loses_nothing(stack: Stac
     assert len(sent) == FIRST + SECOND
     assert len(ids) == len(set(ids)) == len(sent) and set(ids) == sent, (
         f"{len(ids)} rows, {len(set(ids))} distinct, {len(sent - set(ids))} missing")
-    assert "is gone" in (tmp_path / "job.log").read_text()
+    job_log = (tmp_path / "job.log").read_text()
+    assert re.search(r"ERROR anemos.ingest: job [0-9a-f]{32} is gone \(", job_log), "no 'job gone' line in the job log"
+    assert "--- Logging error ---" not in job_log
