@@ -11,6 +11,7 @@ from pyflink.common import Row
 from pyflink.datastream import OutputTag, ProcessFunction
 
 import schemas
+from flink_jobs.ingest.registry import RegistryCache
 from flink_jobs.ingest.types import REJECTED_ROW
 from udfs.records import Reading, Rejection
 from udfs.wire import ReadingDecoder
@@ -18,6 +19,7 @@ from udfs.wire import ReadingDecoder
 log = logging.getLogger(__name__)
 
 REJECTED = OutputTag("rejected", REJECTED_ROW)
+_UNKNOWN = (None,) * 5  # site, region, model, rated power, protected of a turbine the registry does not hold
 
 
 def _is_unknown_schema(err: Exception) -> bool:
@@ -26,10 +28,13 @@ def _is_unknown_schema(err: Exception) -> bool:
 
 
 class DecodeReadings(ProcessFunction):
-    """Raw Kafka record -> decoded reading, or a dead letter on the ``rejected`` side output."""
+    """Raw Kafka record -> decoded reading enriched from the turbine registry (NULLs when the turbine is not
+    registered), or a dead letter on the ``rejected`` side output. Enrichment rides on the decoding's own
+    crossing into Python: a dictionary lookup per reading, where an operator of its own would cost a crossing."""
 
-    def __init__(self, registry_url: str) -> None:
-        self._registry_url = registry_url
+    def __init__(self, schema_registry_url: str, dsn: str, registry_refresh_s: float) -> None:
+        self._registry_url = schema_registry_url
+        self._dsn, self._registry_refresh_s = dsn, registry_refresh_s
         self._decoder: ReadingDecoder | None = None
 
     def open(self, runtime_context: Any) -> None:
@@ -49,14 +54,17 @@ class DecodeReadings(ProcessFunction):
             return client.get_schema(schema_id).schema_str
 
         self._decoder = ReadingDecoder(schemas.load("sensor_reading"), fetch)
+        self._turbines = RegistryCache(self._dsn, self._registry_refresh_s)
 
     def process_element(self, value: Row, ctx: ProcessFunction.Context) -> Iterator[Any]:
         assert self._decoder is not None
         out = self._decoder.decode(value.record_value, _is_unknown_schema)
         if isinstance(out, Reading):
+            info = self._turbines.get(out.turbine_id)
             yield Row(
                 out.msg_id, out.turbine_id, out.sensor_id, out.sensor_type, out.event_time, out.value,
                 out.edge_id, out.batch_id, out.received_at, value.source_partition, value.source_offset,
+                *((info.site_id, info.region, info.model.model, info.rated_kw, info.protected) if info else _UNKNOWN),
             )
         else:
             yield REJECTED, _dead_letter(out, value)

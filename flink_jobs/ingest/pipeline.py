@@ -1,19 +1,20 @@
 """The telemetry job, one Flink job from telemetry.raw to every sink.
 
     telemetry.raw (bytes; per-partition watermarks on the record timestamp)
-      -> decode-readings (Python)            -> dead letters: telemetry.dlq, wind.rejected
+      -> decode-readings (Python), enriched from the registry -> dead letters: telemetry.dlq, wind.rejected
       -> dedupe by msg_id (Flink SQL, keyed state with TTL)
-      -> key by turbine_id
-      -> turbine-state (Python, keyed state)  -> late readings: wind.late_readings
-                                               -> alerts: wind.alerts, Kafka alerts
-                                               -> last-known-good: Redis (event-time guarded)
-      -> new on-time readings: wind.readings (with the late ones)
-      -> 1 min / 10 min per turbine and channel, 1 h per site (Flink SQL windows, in the JVM: turbine_window.sql, site_window.sql)
+      -> late or on time (Flink SQL, split_late.sql)  -> late readings: wind.late_readings (+ metric late_readings)
+      -> new readings, on time and late: wind.readings
+      -> on time: 1 min / 10 min per turbine and channel, 1 h per site (Flink SQL windows: turbine_window.sql, site_window.sql)
            -> wind.turbine_agg_1m / _10m, wind.site_agg_1h, Kafka telemetry.aggregates
            -> Postgres hot tables (Python sink, version-guarded upserts)
+      -> on time: a turbine's readings of one instant, once the watermark passed it (Flink SQL, rule_batches.sql)
+           -> key by turbine_id -> turbine-rules (Python, keyed state) -> alerts: wind.alerts, Kafka alerts
+                                                                     -> last-known-good: Redis (event-time guarded)
 
-Per-reading work stays in the JVM where it can (source, windows, sinks); Python does the
-decoding and the per-turbine logic. Every Python operator has a stable uid for restores.
+Per-reading work stays in the JVM where it can (source, dedupe, lateness, windows, sinks); Python
+decodes each reading once and runs the per-turbine rules once per turbine and instant. Every
+Python operator has a stable uid for restores.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from flink_jobs.common import sql
 from flink_jobs.common.settings import JobSettings
 from flink_jobs.ingest.functions import REJECTED, DecodeReadings
 from flink_jobs.ingest.sinks import PostgresUpsert
-from flink_jobs.ingest.turbine import ALERTS, LATE, TurbineProcessor
-from flink_jobs.ingest.types import ENRICHED_ROW, READING_ROW, Types
+from flink_jobs.ingest.turbine import CountLate, TurbineRules
+from flink_jobs.ingest.types import ALERT_ROW, ENRICHED_ROW, Types
 
 TURBINE_AGG_COLUMNS = ["turbine_id", "sensor_id", "window_start", "window_end", "sensor_type", "site_id", "sample_count",
                        "avg_value", "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage", "version"]
@@ -71,34 +72,43 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
             t_env.execute_sql(statement)
 
     raw = t_env.to_data_stream(t_env.from_path("raw_readings"))
-    decoded = raw.process(DecodeReadings(settings.registry_url), output_type=READING_ROW).uid("decode-readings").name(
-        "decode-readings"
-    )
+    decoded = raw.process(
+        DecodeReadings(settings.registry_url, settings.postgres_dsn, settings.registry_refresh_s), output_type=ENRICHED_ROW
+    ).uid("decode-readings").name("decode-readings")
     # dedupe by msg_id in the JVM (keyed state with TTL = dedupe_ttl_ms): a lookup per reading
     # there costs microseconds, against a round trip per reading from a Python worker
     t_env.create_temporary_view("decoded_readings", t_env.from_data_stream(decoded, with_rowtime("PROCTIME()")))
     for statement in sql.load("flink/dedupe.sql", params):
         t_env.execute_sql(statement)
-    # a changelog stream only in name: keep-first on processing time emits inserts alone, but
-    # to_data_stream refuses the ROW_NUMBER query before the planner turns it into Deduplicate
-    new_readings = t_env.to_changelog_stream(t_env.from_path("new_readings"))
-    readings = (
-        new_readings.key_by(lambda r: r.turbine_id, key_type=Types.STRING())
+    # a changelog stream only in name: keep-first on processing time emits inserts alone, but the
+    # planner keeps no event-time attribute through the ROW_NUMBER query; the JVM round trip gives it back
+    deduped = t_env.to_changelog_stream(t_env.from_path("new_readings"))
+    t_env.create_temporary_view("deduped_readings", t_env.from_data_stream(deduped, with_rowtime()))
+    for name in ("split_late.sql", "rule_batches.sql"):
+        for statement in sql.load(f"flink/{name}", params):
+            t_env.execute_sql(statement)
+    alerts = (
+        t_env.to_data_stream(t_env.from_path("rule_batches"))
+        .key_by(lambda batch: batch.turbine_id, key_type=Types.STRING())
         .process(
-            TurbineProcessor(
+            TurbineRules(
                 dsn=settings.postgres_dsn, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix,
                 loss_after_ms=settings.loss_after_ms,
                 registry_refresh_s=settings.registry_refresh_s, lkg_flush_ms=settings.lkg_flush_ms,
             ),
-            output_type=ENRICHED_ROW,
+            output_type=ALERT_ROW,
         )
-        .uid("turbine-state")
-        .name("turbine-state")
+        .uid("turbine-rules")
+        .name("turbine-rules")
     )
-    t_env.create_temporary_view("ontime_readings", t_env.from_data_stream(readings, with_rowtime()))
-    t_env.create_temporary_view("late_records", t_env.from_data_stream(readings.get_side_output(LATE)))
-    t_env.create_temporary_view("alert_records", t_env.from_data_stream(readings.get_side_output(ALERTS)))
+    t_env.create_temporary_view("alert_records", t_env.from_data_stream(alerts))
     t_env.create_temporary_view("rejected_records", t_env.from_data_stream(decoded.get_side_output(REJECTED)))
+    # the late rows go to Iceberg from SQL; this branch only counts them (they are few)
+    (
+        t_env.to_data_stream(t_env.from_path("late_records"))
+        .process(CountLate()).uid("late-readings-metric").name("late-readings-metric")
+        .sink_to(discarding_sink())
+    )
     for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10)):
         for statement in sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes}):
             t_env.execute_sql(statement)

@@ -1,12 +1,14 @@
-"""Per-turbine keyed state: enrichment, lateness, anomaly rules, telemetry loss, last-known-good.
+"""Per-turbine keyed state: anomaly rules, telemetry loss, last-known-good.
 
-Thin glue: every decision is a pure function of udfs/ (anomaly steps, lateness); this module
-only moves their state in and out of explicitly typed Flink state and routes the outputs.
+Thin glue: every decision is a pure function of udfs/ (anomaly steps); this module only moves
+their state in and out of explicitly typed Flink state and routes the outputs.
 
 The rules judge a turbine's readings in event-time order (event time, then sensor id), each once
 the watermark has passed it: arrival order differs with parallelism and across restores (the
 msg_id dedupe shuffles by msg_id), and stateful rules such as the rolling z-score must not give
-different alerts for the same data.
+different alerts for the same data. The JVM does the waiting (sql/flink/rule_batches.sql): this
+operator receives one row per turbine and event-time instant, in event-time order, holding that
+instant's readings, so it crosses into Python and touches state once per instant, not per reading.
 """
 
 from __future__ import annotations
@@ -19,28 +21,22 @@ from dataclasses import fields
 from typing import Any, TypeVar
 
 from pyflink.common import Row
-from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext, TimeDomain
+from pyflink.datastream import KeyedProcessFunction, ProcessFunction, RuntimeContext, TimeDomain
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from flink_jobs.ingest.registry import RegistryCache, TurbineInfo
 from flink_jobs.ingest.sinks import LkgWriter
-from flink_jobs.ingest.types import (
-    ALERT_ROW, CHANNEL_STATE, ENRICHED_ROW, LKG_ENTRY, LOSS_STATE, PENDING_READING, POWER_STATE, Types,
-)
+from flink_jobs.ingest.types import CHANNEL_STATE, LKG_ENTRY, LOSS_STATE, POWER_STATE, Types
 from udfs.anomaly import (
     Alert, ChannelConfig, ChannelState, LossState, PowerConfig, PowerState, channel_step, loss_on_reading,
-    loss_on_timer, loss_timer, power_step,
+    loss_on_timer, power_step,
 )
 from udfs.channels import watches_frozen
 from udfs.identity import alert_id
-from udfs.lateness import is_late
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-LATE = OutputTag("late", ENRICHED_ROW)
-ALERTS = OutputTag("alerts", ALERT_ROW)
 
 
 def _to_row(record: Any) -> Row:
@@ -63,9 +59,10 @@ def _alert_row(a: Alert, site_id: str | None) -> Row:
                a.evidence, int(time.time() * 1000))
 
 
-class TurbineProcessor(KeyedProcessFunction):
-    """Keyed by turbine_id, after the msg_id dedupe. Main output: on-time, enriched readings (the windows' input).
-    Side outputs: ``late`` (their 1-minute window already fired) and ``alerts``."""
+class TurbineRules(KeyedProcessFunction):
+    """Keyed by turbine_id. Input: rows of ``rule_batches`` (turbine_id, event_time_ms, readings as
+    (sensor_id, sensor_type, value)), one per turbine and instant, in event-time order. Output: alert
+    transitions. Effect: last-known-good values in Redis."""
 
     def __init__(self, *, dsn: str, redis_url: str, redis_prefix: str, loss_after_ms: int,
                  registry_refresh_s: float, lkg_flush_ms: int, channel: ChannelConfig = ChannelConfig(),
@@ -80,86 +77,58 @@ class TurbineProcessor(KeyedProcessFunction):
         self._power = ctx.get_state(ValueStateDescriptor("power", POWER_STATE))
         self._loss = ctx.get_state(ValueStateDescriptor("loss", LOSS_STATE))
         self._lkg = ctx.get_map_state(MapStateDescriptor("lkg_pending", Types.STRING(), LKG_ENTRY))
-        # "<event time, 13 digits>|<sensor id>" -> the reading: sorted keys are the rules' order
-        self._pending = ctx.get_map_state(MapStateDescriptor("rules_pending", Types.STRING(), PENDING_READING))
         self._registry = RegistryCache(self._dsn, self._registry_refresh_s)
         self._writer = LkgWriter(self._redis_url, self._redis_prefix)
         group = ctx.get_metrics_group()
-        self._late = group.counter("late_readings")
         self._alerts = group.counter("alerts_emitted")
-        self._behind = group.counter("readings_behind_watermark")
+        self._judged = group.counter("readings_judged")
 
     def close(self) -> None:
         self._writer.close()
 
-    def process_element(self, r: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        info = self._registry.get(r.turbine_id)
-        watermark = ctx.timer_service().current_watermark()
-        enrichment = (info.site_id, info.region, info.model.model, info.rated_kw, info.protected) if info else (None,) * 5
-        row = Row(*r, *enrichment, watermark)
-        if is_late(r.event_time_ms, watermark):
-            self._late.inc()
-            yield LATE, row  # kept, counted, never dropped; not judged by the rules (state never goes back)
-            return
-        yield row
-        if r.event_time_ms <= watermark:
-            # its moment has passed for the rules (timers up to the watermark have fired): judging it
-            # now would depend on arrival timing; the windows and the raw table still have it
-            self._behind.inc()
-            return
-        self._pending.put(f"{r.event_time_ms:013d}|{r.sensor_id}", Row(r.sensor_id, r.sensor_type, r.event_time_ms, r.value))
-        timers = ctx.timer_service()
-        timers.register_event_time_timer(r.event_time_ms)
-        # and the telemetry-loss deadline, asked for by every reading (see on_timer)
-        timers.register_event_time_timer(loss_timer(r.event_time_ms, self._loss_after_ms))
-
-    def _judge_due(self, turbine: str, until: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
-        """Run the rules over every pending reading up to ``until``, in event-time order."""
-        due = sorted(k for k in self._pending.keys() if int(k[:13]) <= until)
-        if not due:
-            return
+    def process_element(self, batch: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        turbine, event_time, readings = batch[0], batch[1], batch[2]
         info = self._registry.get(turbine)
-        for key in due:
-            p = self._pending.get(key)
-            yield from self._rules(turbine, p[0], p[1], p[2], p[3], info, ctx)
-            self._pending.remove(key)
-
-    def _rules(self, turbine: str, sensor_id: str, sensor_type: str, event_time: int, value: float,
-               info: TurbineInfo | None, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
-        alerts: list[Alert] = []
-        stored = self._channels.get(sensor_id)
-        state = ChannelState(*stored) if stored is not None else ChannelState()
-        new_state, out = channel_step(state, turbine, sensor_id, event_time, value, self._channel_cfg,
-                                      watches_frozen(sensor_type))
-        alerts += out
-        if new_state is not state:
-            self._channels.put(sensor_id, _to_row(new_state))
-            if not (new_state.zscore_open or new_state.frozen_open):  # a good value: last-known-good moves on
-                self._stage_lkg(sensor_type, value, event_time, ctx)
-        if info is not None:
-            p_state = _load(self._power, PowerState)
-            new_p, out = power_step(p_state, turbine, sensor_type, event_time, value, info.model, self._power_cfg)
+        power = power_before = _load(self._power, PowerState)
+        loss = loss_before = _load(self._loss, LossState)
+        # telemetry loss looks at instants, not channels: one step for all of this instant's readings
+        loss, alerts, timer = loss_on_reading(loss, turbine, event_time, self._loss_after_ms)
+        good: dict[str, float] = {}  # channel -> its good value at this instant
+        for sensor_id, sensor_type, value in sorted(readings, key=lambda r: r[0]):
+            stored = self._channels.get(sensor_id)
+            state = ChannelState(*stored) if stored is not None else ChannelState()
+            new_state, out = channel_step(state, turbine, sensor_id, event_time, value, self._channel_cfg,
+                                          watches_frozen(sensor_type))
             alerts += out
-            if new_p != p_state:
-                self._power.update(_to_row(new_p))
-        loss = _load(self._loss, LossState)
-        new_l, out, timer = loss_on_reading(loss, turbine, event_time, self._loss_after_ms)
-        alerts += out
-        if new_l != loss:
-            self._loss.update(_to_row(new_l))
-        if timer is not None:
+            if new_state is not state:
+                self._channels.put(sensor_id, _to_row(new_state))
+                if not (new_state.zscore_open or new_state.frozen_open):  # a good value: last-known-good moves on
+                    good[sensor_type] = value
+            if info is not None:
+                power, out = power_step(power, turbine, sensor_type, event_time, value, info.model, self._power_cfg)
+                alerts += out
+        self._judged.inc(len(readings))
+        if power != power_before:
+            self._power.update(_to_row(power))
+        if loss != loss_before:
+            self._loss.update(_to_row(loss))
+        if timer is not None:  # the telemetry-loss deadline
             ctx.timer_service().register_event_time_timer(timer)
+        if good:
+            self._stage_lkg(good, event_time, ctx)
+        site = _site(info)
         for a in alerts:
             self._alerts.inc()
-            yield ALERTS, _alert_row(a, _site(info))
+            yield _alert_row(a, site)
 
-    def _stage_lkg(self, channel: str, value: float, event_time: int, ctx: KeyedProcessFunction.OnTimerContext) -> None:
-        current = self._lkg.get(channel)
-        if current is None or event_time > current[1]:  # state rows come back positional
-            self._lkg.put(channel, Row(value, event_time))
-        # the next flush boundary: readings of one turbine within a period share that one timer
+    def _stage_lkg(self, good: dict[str, float], event_time: int, ctx: KeyedProcessFunction.Context) -> None:
+        for channel, value in good.items():
+            current = self._lkg.get(channel)
+            if current is None or event_time > current[1]:  # state rows come back positional
+                self._lkg.put(channel, Row(value, event_time))
+        # the next flush boundary: instants of one turbine within a period share that one timer
         # (Flink keeps one per key and time), and no state says whether it exists, so a timer
-        # that did not come back from a restore is simply asked for again by the next reading
+        # that did not come back from a restore is simply asked for again by the next instant
         now = ctx.timer_service().current_processing_time()
         ctx.timer_service().register_processing_time_timer((now // self._lkg_flush_ms + 1) * self._lkg_flush_ms)
 
@@ -173,13 +142,22 @@ class TurbineProcessor(KeyedProcessFunction):
                 self._writer.write(turbine, _site(info) or "", staged)
                 self._lkg.clear()
             return
-        # the readings the watermark has now passed first: a reading at or before this instant
-        # counts before the silence it would break is judged
-        yield from self._judge_due(turbine, timestamp, ctx)
+        # a telemetry-loss deadline: every instant up to it was judged before the watermark reached it
         loss = _load(self._loss, LossState)
         new_l, alerts = loss_on_timer(loss, turbine, timestamp, self._loss_after_ms)
         if new_l != loss:
             self._loss.update(_to_row(new_l))
         for a in alerts:
             self._alerts.inc()
-            yield ALERTS, _alert_row(a, _site(self._registry.get(turbine)))
+            yield _alert_row(a, _site(self._registry.get(turbine)))
+
+
+class CountLate(ProcessFunction):
+    """Counts the late readings in the ``late_readings`` metric (the rows themselves go to Iceberg from SQL)."""
+
+    def open(self, ctx: RuntimeContext) -> None:
+        self._late = ctx.get_metrics_group().counter("late_readings")
+
+    def process_element(self, value: Row, ctx: ProcessFunction.Context) -> Iterator[Any]:
+        self._late.inc()
+        return iter(())

@@ -9,9 +9,9 @@ READING_FIELDS = ["msg_id", "turbine_id", "sensor_id", "sensor_type", "event_tim
 READING_TYPES = [S, S, S, S, L, D, S, S, L, I, L]
 READING_ROW = Types.ROW_NAMED(READING_FIELDS, READING_TYPES)
 
-# a reading after dedupe, with what the registry says about its turbine (NULLs when unregistered)
-ENRICHED_FIELDS = READING_FIELDS + ["site_id", "region", "model", "rated_kw", "protected", "watermark_ms"]
-ENRICHED_ROW = Types.ROW_NAMED(ENRICHED_FIELDS, READING_TYPES + [S, S, S, D, B, L])
+# a decoded reading with what the registry says about its turbine (NULLs when unregistered)
+ENRICHED_FIELDS = READING_FIELDS + ["site_id", "region", "model", "rated_kw", "protected"]
+ENRICHED_ROW = Types.ROW_NAMED(ENRICHED_FIELDS, READING_TYPES + [S, S, S, D, B])
 
 ALERT_ROW = Types.ROW_NAMED(
     ["alert_id", "turbine_id", "site_id", "sensor_id", "rule", "status", "severity", "event_time_ms", "value",
@@ -34,5 +34,3 @@ POWER_STATE = Types.ROW_NAMED(
 )
 LOSS_STATE = Types.ROW_NAMED(["last_event_time", "open"], [L, B])
 LKG_ENTRY = Types.ROW_NAMED(["value", "event_time_ms"], [D, L])
-# a reading waiting for the watermark before the rules judge it (in event-time order)
-PENDING_READING = Types.ROW_NAMED(["sensor_id", "sensor_type", "event_time_ms", "value"], [S, S, L, D])

@@ -4,5 +4,5 @@ INSERT INTO ${catalog_name}.${namespace}.late_readings
    kafka_partition, kafka_offset, site_id, arrival_watermark)
 SELECT
   msg_id, turbine_id, sensor_id, sensor_type, TO_TIMESTAMP_LTZ(event_time_ms, 3), `value`, edge_id, batch_id,
-  TO_TIMESTAMP_LTZ(received_at_ms, 3), kafka_partition, kafka_offset, site_id, TO_TIMESTAMP_LTZ(watermark_ms, 3)
+  TO_TIMESTAMP_LTZ(received_at_ms, 3), kafka_partition, kafka_offset, site_id, arrival_watermark
 FROM late_records;
