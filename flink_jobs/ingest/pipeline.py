@@ -30,6 +30,7 @@ from flink_jobs.ingest.functions import REJECTED, DecodeReadings
 from flink_jobs.ingest.sinks import PostgresUpsert
 from flink_jobs.ingest.turbine import CountLate, TurbineRules
 from flink_jobs.ingest.types import ALERT_ROW, ENRICHED_ROW, Types
+from udfs.lateness import FINEST_WINDOW_MS
 
 TURBINE_AGG_COLUMNS = ["turbine_id", "sensor_id", "window_start", "window_end", "sensor_type", "site_id", "sample_count",
                        "avg_value", "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage", "version"]
@@ -53,6 +54,7 @@ def sql_params(settings: JobSettings) -> dict[str, object]:
         "consumer_group": settings.consumer_group, "transaction_timeout_ms": settings.kafka_transaction_timeout_ms,
         "job_name": settings.job_name, "namespace": settings.namespace,
         "watermark_bound_s": settings.watermark_bound_s, "sample_interval_ms": settings.sample_interval_ms,
+        "finest_window_ms": FINEST_WINDOW_MS,  # lateness in SQL by the rule of udfs.lateness.is_late
     }
 
 

@@ -7,7 +7,8 @@
 CREATE TEMPORARY VIEW classified_readings AS
 SELECT *, CURRENT_WATERMARK(rowtime) AS arrival_watermark,
        CURRENT_WATERMARK(rowtime) IS NOT NULL
-         AND TO_TIMESTAMP_LTZ(event_time_ms - MOD(event_time_ms, 60000) + 59999, 3) <= CURRENT_WATERMARK(rowtime)
+         AND TO_TIMESTAMP_LTZ(event_time_ms - MOD(event_time_ms, ${finest_window_ms}) + ${finest_window_ms} - 1, 3)
+             <= CURRENT_WATERMARK(rowtime)
          AS is_late
 FROM deduped_readings;
 
