@@ -23,13 +23,14 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.connectors.base import Sink
 from pyflink.java_gateway import get_gateway
 from pyflink.table import Schema, StreamTableEnvironment
+from pyflink.table.expressions import col
 
 from flink_jobs.common import sql
 from flink_jobs.common.settings import JobSettings
-from flink_jobs.ingest.functions import REJECTED, DecodeReadings
+from flink_jobs.ingest.functions import decode_batches
 from flink_jobs.ingest.sinks import PostgresUpsert
 from flink_jobs.ingest.turbine import CountLate, TurbineRules
-from flink_jobs.ingest.types import ALERT_ROW, ENRICHED_ROW, Types
+from flink_jobs.ingest.types import ALERT_ROW, Types
 from udfs.lateness import FINEST_WINDOW_MS
 
 TURBINE_AGG_COLUMNS = ["turbine_id", "sensor_id", "window_start", "window_end", "sensor_type", "site_id", "sample_count",
@@ -58,9 +59,9 @@ def sql_params(settings: JobSettings) -> dict[str, object]:
     }
 
 
-def with_rowtime(proctime: str | None = None) -> Schema:
+def with_rowtime(proctime: str | None = None, event_time_ms: str = "event_time_ms") -> Schema:
     """Event time in SQL: the reading's own timestamp, watermarks as the Kafka source generated them."""
-    builder = Schema.new_builder().column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(event_time_ms, 3)")
+    builder = Schema.new_builder().column_by_expression("rowtime", f"TO_TIMESTAMP_LTZ({event_time_ms}, 3)")
     if proctime:
         builder = builder.column_by_expression("proc_time", proctime)
     return builder.watermark("rowtime", "SOURCE_WATERMARK()").build()
@@ -73,13 +74,19 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
         for statement in sql.load(f"flink/{name}", params):
             t_env.execute_sql(statement)
 
-    raw = t_env.to_data_stream(t_env.from_path("raw_readings"))
-    decoded = raw.process(
-        DecodeReadings(settings.registry_url, settings.postgres_dsn, settings.registry_refresh_s), output_type=ENRICHED_ROW
-    ).uid("decode-readings").name("decode-readings")
+    # decoding, vectorized: Arrow batches of raw records cross into Python, rows of readings or dead letters
+    # come back (one Python crossing per batch); the rest of the path is the JVM's until the rules
+    decode = decode_batches(settings.registry_url, settings.postgres_dsn, settings.registry_refresh_s)
+    raw = t_env.from_path("raw_readings")  # read once: only the decoder reads it
+    results = t_env.to_data_stream(
+        raw.map(decode(col("record_value"), col("source_topic"), col("source_partition"), col("source_offset")))
+    )
+    # the source's watermarks carried on (a dead letter has no event time: 0 stands in, and it is filtered out)
+    t_env.create_temporary_view("decode_results", t_env.from_data_stream(results, with_rowtime("PROCTIME()", "COALESCE(event_time_ms, 0)")))
+    for statement in sql.load("flink/decode_split.sql", params):
+        t_env.execute_sql(statement)
     # dedupe by msg_id in the JVM (keyed state with TTL = dedupe_ttl_ms): a lookup per reading
     # there costs microseconds, against a round trip per reading from a Python worker
-    t_env.create_temporary_view("decoded_readings", t_env.from_data_stream(decoded, with_rowtime("PROCTIME()")))
     for statement in sql.load("flink/dedupe.sql", params):
         t_env.execute_sql(statement)
     # a changelog stream only in name: keep-first on processing time emits inserts alone, but the
@@ -104,7 +111,6 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
         .name("turbine-rules")
     )
     t_env.create_temporary_view("alert_records", t_env.from_data_stream(alerts))
-    t_env.create_temporary_view("rejected_records", t_env.from_data_stream(decoded.get_side_output(REJECTED)))
     # the late rows go to Iceberg from SQL; this branch only counts them (they are few)
     (
         t_env.to_data_stream(t_env.from_path("late_records"))
