@@ -59,9 +59,9 @@ def test_flink_insert_writes_every_iceberg_column_in_order() -> None:
 
 
 def test_flink_row_type_carries_every_reading_field() -> None:
-    from flink_jobs.ingest.types import READING_ROW
+    from flink_jobs.ingest.functions import DECODED_ROW
 
-    row_names = READING_ROW.get_field_names()
+    row_names = DECODED_ROW.field_names()
     for name in AVRO_FIELDS:
         assert name in row_names or f"{name}_ms" in row_names, name
 
