@@ -1,7 +1,7 @@
 """The telemetry job, one Flink job from telemetry.raw to every sink.
 
     telemetry.raw (bytes; per-partition watermarks on the record timestamp)
-      -> decode-readings (Python), enriched from the registry -> dead letters: telemetry.dlq, wind.rejected
+      -> decode (a pandas map over Arrow batches), enriched from the registry -> dead letters: telemetry.dlq, wind.rejected
       -> dedupe by msg_id (Flink SQL, keyed state with TTL)
       -> late or on time (Flink SQL, split_late.sql)  -> late readings: wind.late_readings (+ metric late_readings)
       -> new readings, on time and late: wind.readings
@@ -13,8 +13,8 @@
                                                                      -> last-known-good: Redis (event-time guarded)
 
 Per-reading work stays in the JVM where it can (source, dedupe, lateness, windows, sinks); Python
-decodes each reading once and runs the per-turbine rules once per turbine and instant. Every
-Python operator has a stable uid for restores.
+decodes readings in Arrow batches and runs the per-turbine rules once per turbine and instant.
+Every Python DataStream operator has a stable uid for restores (the decoder keeps no state).
 """
 
 from __future__ import annotations

@@ -1,13 +1,11 @@
 """The job's vectorized decoder on real framed Avro bytes, without Flink: one batch in, one row per record out."""
 
-import json
 import math
 from typing import Any
 
 import pandas as pd
 import pytest
 
-import schemas
 from edge_bridge.producer import FramedAvroWriter
 from flink_jobs.ingest.functions import COLUMNS, DecodeBatch
 from flink_jobs.ingest.registry import TurbineInfo
@@ -15,20 +13,11 @@ from udfs.identity import msg_id
 from udfs.power_curve import MODELS
 from udfs.wire import ReadingDecoder
 
+from tests.unit.test_wire import SCHEMA, fetch  # the registry of schema id 1 only
+
 pytestmark = pytest.mark.unit
 
-SCHEMA = schemas.load("sensor_reading")
 MODEL = MODELS["AN-3.6-130"]
-
-
-class NotFound(Exception):
-    http_status_code = 404
-
-
-def fetch(schema_id: int) -> str:
-    if schema_id == 1:
-        return json.dumps(SCHEMA)
-    raise NotFound(schema_id)
 
 
 class Registry:
