@@ -2,7 +2,8 @@
 against a single Python process that only consumes and decodes the same records (the baseline),
 measured in the same run; plus checkpointed state and memory per turbine.
 
-    python -m bench.stream_e2e [--readings 72000] [--turbines 50] [--runs 3]
+    python -m bench.stream_e2e [--readings 72000] [--turbines 50] [--runs 3] [--parallelism 1]
+        [--flink-conf KEY=VALUE ...] [--out FILE]
 
 Each run: the simulated fleet (every turbine sends its 12 channels once a second, so the defaults
 give two minutes of event time and full one-minute windows) sends --readings through the bridge (plaintext, in process) into a
@@ -20,6 +21,7 @@ import os
 import platform as host_platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -34,6 +36,7 @@ from anemos.runner import IngestJob
 from edge_bridge import simulator
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
+from flink_jobs.common.settings import flink_conf_items
 from iceberg.catalog import open_catalog
 from stack import manager
 from stack.settings import StackSettings
@@ -75,7 +78,8 @@ def baseline_rate(stack: StackSettings, topic: str, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism: int) -> dict[str, float]:
+def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism: int,
+            flink_conf: tuple[str, ...] = ()) -> dict[str, float]:
     tag = uuid.uuid4().hex[:8]
     names = platform.Names.isolated(tag, kind="bench")
     platform.ensure(stack, names)
@@ -92,7 +96,7 @@ def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism:
     with tempfile.TemporaryDirectory() as tmp:
         job = IngestJob(stack, names, Path(tmp) / "checkpoints", consumer_group=f"bench-{tag}", job_name=f"bench-{tag}",
                         checkpoint_interval_ms=5_000, log_path=Path(tmp) / "job.log",
-                        extra_args=("--parallelism", str(parallelism))).start()
+                        extra_args=("--parallelism", str(parallelism), *(a for kv in flink_conf for a in ("--flink-conf", kv)))).start()
         try:
             job.wait_submitted()
             samples: list[tuple[float, int]] = []
@@ -124,25 +128,36 @@ def main() -> None:
     p.add_argument("--turbines", type=int, default=50)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--parallelism", type=int, default=1, help="job parallelism (Kafka has 4 partitions)")
+    p.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra Flink configuration for the job (repeatable)")
+    p.add_argument("--out", type=Path, default=RESULTS, help="results file (default %(default)s)")
     args = p.parse_args()
+    if args.runs < 1 or args.readings < 1 or args.turbines < 1:
+        p.error("--runs, --readings and --turbines must be at least 1")
+    try:
+        flink_conf = flink_conf_items(args.flink_conf)
+    except ValueError as err:
+        p.error(str(err))
     stack = StackSettings()
     manager.up(stack)
     runs = []
     for i in range(args.runs):
-        r = one_run(stack, args.readings, args.turbines, seed=100 + i, parallelism=args.parallelism)
+        r = one_run(stack, args.readings, args.turbines, seed=100 + i, parallelism=args.parallelism, flink_conf=tuple(args.flink_conf))
         runs.append(r)
         print(f"run {i + 1}: job {r['job_readings_per_s']:,.0f} readings/s, baseline decode {r['baseline_decode_per_s']:,.0f}/s, "
               f"ratio {r['ratio']:.3f}, state {r['state_bytes_per_turbine']:,.0f} B/turbine, RSS {r['job_rss_mb']:,.0f} MB",
               flush=True)
     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    result = {"readings": args.readings, "turbines": args.turbines, "parallelism": args.parallelism, "runs": runs, "median": median,
+    result = {"command": "python -m bench.stream_e2e " + " ".join(sys.argv[1:]),
+              "readings": args.readings, "turbines": args.turbines, "parallelism": args.parallelism, "flink_conf": flink_conf,
+              "runs": runs, "median": median,
               "host": {"cpus": os.cpu_count(), "python": host_platform.python_version()},
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"median: job {median['job_readings_per_s']:,.0f} readings/s end to end (exactly-once), "
           f"baseline {median['baseline_decode_per_s']:,.0f}/s, ratio {median['ratio']:.3f}; "
-          f"state {median['state_bytes_per_turbine']:,.0f} B/turbine; RSS {median['job_rss_mb']:,.0f} MB -> {RESULTS}")
+          f"state {median['state_bytes_per_turbine']:,.0f} B/turbine; RSS {median['job_rss_mb']:,.0f} MB -> {args.out}")
 
 
 if __name__ == "__main__":
