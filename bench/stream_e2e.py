@@ -32,7 +32,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 import schemas
 from anemos import platform
-from anemos.runner import IngestJob
+from anemos.runner import IngestJob, JobFailedError
 from edge_bridge import simulator
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
@@ -98,7 +98,11 @@ def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism:
                         checkpoint_interval_ms=5_000, log_path=Path(tmp) / "job.log",
                         extra_args=("--parallelism", str(parallelism), *(a for kv in flink_conf for a in ("--flink-conf", kv)))).start()
         try:
-            job.wait_submitted()
+            try:
+                job.wait_submitted()
+            except JobFailedError:
+                print("".join((Path(tmp) / "job.log").read_text(errors="replace").splitlines(keepends=True)[-40:]), file=sys.stderr)
+                raise
             samples: list[tuple[float, int]] = []
             deadline = time.monotonic() + 900
             while time.monotonic() < deadline:
@@ -113,8 +117,10 @@ def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism:
             shared = sum(f.stat().st_size for f in (Path(tmp) / "checkpoints").rglob("*") if f.is_file())
         finally:
             job.stop()
-    if len(samples) < 2 or samples[-1][1] < report.accepted:
+    if not samples or samples[-1][1] < report.accepted:
         raise RuntimeError(f"the job stored {samples[-1][1] if samples else 0} of {report.accepted} readings")
+    if len(samples) < 2:
+        raise RuntimeError("the job committed every reading in one checkpoint: no rate to measure (raise --readings)")
     (t_first, c_first), (t_last, c_last) = samples[0], samples[-1]
     rate = (c_last - c_first) / (t_last - t_first)
     return {"job_readings_per_s": rate, "baseline_decode_per_s": base, "ratio": rate / base,

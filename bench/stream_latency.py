@@ -197,7 +197,7 @@ def main() -> None:
     p.add_argument("--seconds", type=int, default=90)
     p.add_argument("--runs", type=int, default=3, help="fresh pipelines, one after another; medians are reported")
     p.add_argument("--checkpoint-ms", type=int, default=1_000)
-    p.add_argument("--watermark-bound-s", type=int, default=5, help="the job's bound on out-of-orderness")
+    p.add_argument("--watermark-bound-s", type=float, default=5.0, help="the job's bound on out-of-orderness (seconds)")
     p.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE",
                    help="extra Flink configuration for the job (repeatable)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results file (default %(default)s)")

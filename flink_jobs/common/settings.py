@@ -36,7 +36,8 @@ class JobSettings(BaseSettings):
     redis_url: str
     redis_prefix: str = "anemos"
     # event time
-    watermark_bound_s: int = Field(default=5, description="bounded out-of-orderness of telemetry.raw")
+    watermark_bound_s: float = Field(default=5.0, ge=0.001, le=3600,
+                                     description="bounded out-of-orderness of telemetry.raw, in seconds (millisecond steps)")
     idle_timeout_s: int = Field(default=10, description="a partition silent this long stops holding the watermark")
     sample_interval_ms: int = Field(default=1_000, description="sampling interval of a channel: the coverage base")
     # per-turbine state

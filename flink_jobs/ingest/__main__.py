@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from flink_jobs.common import checkpoints
 from flink_jobs.common.settings import JobSettings, flink_conf_items
 from stack.settings import StackSettings
@@ -35,7 +37,8 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     p.add_argument("--alerts-topic")
     p.add_argument("--namespace", help="Iceberg namespace of the job's tables (default wind)")
     p.add_argument("--redis-prefix", help="prefix of the job's Redis keys (default anemos)")
-    p.add_argument("--watermark-bound-s", type=int, help="bounded out-of-orderness of telemetry.raw")
+    p.add_argument("--watermark-bound-s", type=float,
+                   help="bounded out-of-orderness of telemetry.raw, in seconds; fractions count to the millisecond (default 5)")
     p.add_argument("--loss-after-ms", type=int, help="event-time silence before a telemetry_loss alert")
     p.add_argument("--sample-interval-ms", type=int, help="sampling interval of a channel (coverage)")
     p.add_argument("--checkpoint-dir", type=Path)
@@ -58,15 +61,19 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     except ValueError as err:
         p.error(str(err))
     stack = StackSettings()
-    settings = JobSettings.from_stack(
-        stack, checkpoint_interval_ms=args.checkpoint_interval_ms, parallelism=args.parallelism,
-        consumer_group=args.consumer_group, raw_topic=args.raw_topic, dlq_topic=args.dlq_topic,
-        aggregates_topic=args.aggregates_topic, alerts_topic=args.alerts_topic, namespace=args.namespace,
-        redis_prefix=args.redis_prefix, watermark_bound_s=args.watermark_bound_s, loss_after_ms=args.loss_after_ms,
-        sample_interval_ms=args.sample_interval_ms, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
-        tolerable_failed_checkpoints=args.tolerable_failed_checkpoints,
-        kafka_transaction_timeout_ms=args.kafka_transaction_timeout_ms,
-    )
+    try:
+        settings = JobSettings.from_stack(
+            stack, checkpoint_interval_ms=args.checkpoint_interval_ms, parallelism=args.parallelism,
+            consumer_group=args.consumer_group, raw_topic=args.raw_topic, dlq_topic=args.dlq_topic,
+            aggregates_topic=args.aggregates_topic, alerts_topic=args.alerts_topic, namespace=args.namespace,
+            redis_prefix=args.redis_prefix, watermark_bound_s=args.watermark_bound_s, loss_after_ms=args.loss_after_ms,
+            sample_interval_ms=args.sample_interval_ms, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
+            tolerable_failed_checkpoints=args.tolerable_failed_checkpoints,
+            kafka_transaction_timeout_ms=args.kafka_transaction_timeout_ms,
+        )
+    except ValidationError as err:  # a value out of range, from a flag or ANEMOS_JOB_*: one line, exit 2
+        first = err.errors()[0]
+        p.error(f"--{'-'.join(str(x) for x in first['loc']).replace('_', '-')}: {first['msg']} (got {first.get('input')!r})")
     if flink_conf:
         settings = settings.model_copy(update={"flink_conf": {**settings.flink_conf, **flink_conf}})
     if args.catalog_uri:

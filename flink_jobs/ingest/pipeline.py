@@ -54,7 +54,8 @@ def sql_params(settings: JobSettings) -> dict[str, object]:
         "aggregates_topic": settings.aggregates_topic, "alerts_topic": settings.alerts_topic,
         "consumer_group": settings.consumer_group, "transaction_timeout_ms": settings.kafka_transaction_timeout_ms,
         "job_name": settings.job_name, "namespace": settings.namespace,
-        "watermark_bound_s": settings.watermark_bound_s, "sample_interval_ms": settings.sample_interval_ms,
+        "watermark_bound_s": f"{settings.watermark_bound_s:.3f}",  # an SQL interval literal, to the millisecond
+        "sample_interval_ms": settings.sample_interval_ms,
         "finest_window_ms": FINEST_WINDOW_MS,  # lateness in SQL by the rule of udfs.lateness.is_late
     }
 

@@ -45,3 +45,25 @@ def test_a_job_process_works_in_its_own_tmp_dir_and_clears_those_of_dead_ones(tm
     mine = process_tmp_dir(tmp_path)
     assert mine == tmp_path / str(os.getpid()) and mine.is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["1", "notes", str(os.getpid())])
+
+
+def test_a_fractional_watermark_bound_reaches_the_source_ddl_to_the_millisecond() -> None:
+    from flink_jobs.common import sql
+    from flink_jobs.ingest.pipeline import sql_params
+
+    settings, _ = parse([*NO_STATE, "--watermark-bound-s", "0.25"])
+    assert settings.watermark_bound_s == 0.25
+    ddl = "\n".join(sql.load("flink/raw_source.sql", sql_params(settings)))
+    assert "WATERMARK FOR `ts` AS `ts` - INTERVAL '0.250' SECOND" in ddl
+    default, _ = parse(NO_STATE)
+    assert "INTERVAL '5.000' SECOND" in "\n".join(sql.load("flink/raw_source.sql", sql_params(default)))
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--watermark-bound-s", "0"), ("--watermark-bound-s", "-1")])
+def test_an_out_of_range_setting_is_one_clear_error(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse([*NO_STATE, flag, value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("python -m flink_jobs.ingest: error: --watermark-bound-s: Input should be greater than")
+    assert "Traceback" not in err
