@@ -112,9 +112,9 @@ def direct(stack: StackSettings, topic: str, readings: int, run: int) -> float:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--readings", type=int, default=100_000)
-    p.add_argument("--runs", type=int, default=3)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    p.add_argument("--readings", type=int, default=100_000, help="readings per run (default %(default)s)")
+    p.add_argument("--runs", type=int, default=3, help="runs; medians are reported")
     p.add_argument("--clients", type=int, default=2, help="client processes (one per core here)")
     args = p.parse_args()
     stack = StackSettings()

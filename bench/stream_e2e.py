@@ -32,6 +32,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 import schemas
 from anemos import platform
+from bench import job_environment
 from anemos.runner import IngestJob, JobFailedError
 from edge_bridge import simulator
 from edge_bridge.server import Bridge
@@ -129,10 +130,10 @@ def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m bench.stream_e2e", description=__doc__.splitlines()[0])
-    p.add_argument("--readings", type=int, default=72_000)
-    p.add_argument("--turbines", type=int, default=50)
-    p.add_argument("--runs", type=int, default=3)
+    p = argparse.ArgumentParser(prog="python -m bench.stream_e2e", description=__doc__.split("\n\n")[0].replace("\n", " "))
+    p.add_argument("--readings", type=int, default=72_000, help="readings loaded through the bridge, then drained (default %(default)s)")
+    p.add_argument("--turbines", type=int, default=50, help="turbines, 12 channels each (default %(default)s)")
+    p.add_argument("--runs", type=int, default=3, help="fresh pipelines, one after another; medians are reported")
     p.add_argument("--parallelism", type=int, default=1, help="job parallelism (Kafka has 4 partitions)")
     p.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE",
                    help="extra Flink configuration for the job (repeatable)")
@@ -156,6 +157,7 @@ def main() -> None:
     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     result = {"command": "python -m bench.stream_e2e " + " ".join(sys.argv[1:]),
               "readings": args.readings, "turbines": args.turbines, "parallelism": args.parallelism, "flink_conf": flink_conf,
+              "job_env": job_environment(),
               "runs": runs, "median": median,
               "host": {"cpus": os.cpu_count(), "python": host_platform.python_version()},
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

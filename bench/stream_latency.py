@@ -36,6 +36,7 @@ from confluent_kafka import Consumer
 from rich.progress import Progress
 
 from anemos import platform
+from bench import job_environment
 from anemos.runner import IngestJob
 from edge_bridge import registry, simulator
 from edge_bridge.proto import ingest_pb2 as pb
@@ -192,11 +193,11 @@ def median_of(runs: list[dict[str, object]], path: tuple[str, str]) -> float | N
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m bench.stream_latency", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m bench.stream_latency", description=__doc__.split("\n\n")[0].replace("\n", " "))
     p.add_argument("--rate", type=int, default=5_000, help="readings/s (turbines x 12 channels)")
-    p.add_argument("--seconds", type=int, default=90)
+    p.add_argument("--seconds", type=int, default=90, help="how long the fleet sends, per run (default %(default)s)")
     p.add_argument("--runs", type=int, default=3, help="fresh pipelines, one after another; medians are reported")
-    p.add_argument("--checkpoint-ms", type=int, default=1_000)
+    p.add_argument("--checkpoint-ms", type=int, default=1_000, help="the job's checkpoint interval (default %(default)s)")
     p.add_argument("--watermark-bound-s", type=float, default=5.0, help="the job's bound on out-of-orderness (seconds)")
     p.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE",
                    help="extra Flink configuration for the job (repeatable)")
@@ -222,7 +223,7 @@ def main() -> None:
         "command": "python -m bench.stream_latency " + " ".join(sys.argv[1:]),
         "rate_readings_per_s": runs[0]["rate_readings_per_s"], "seconds": args.seconds, "runs": args.runs,
         "checkpoint_interval_ms": args.checkpoint_ms, "watermark_bound_s": args.watermark_bound_s,
-        "flink_conf": flink_conf,
+        "flink_conf": flink_conf, "job_env": job_environment(),
         "python_workers": os.environ.get("_python_worker_execution_mode", "process"),
         "median_of_runs": {
             "alert_p50_s": median_of(runs, ("alerts", "p50_s")), "alert_p99_s": median_of(runs, ("alerts", "p99_s")),

@@ -96,8 +96,8 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     conf.set_string("restart-strategy.exponential-delay.reset-backoff-threshold", "2 min")
     # Python keyed state is cached per slot; a cache smaller than the keys collapses throughput
     conf.set_string("python.state.cache-size", str(settings.python_state_cache))
-    # the same for map state entries (default 1,000): per-turbine channel maps must stay cached,
-    # or every reading becomes a round trip from the Python worker to the JVM's RocksDB
+    # the same for map state entries (default 1,000). The job keeps no MapState of its own now (the
+    # rules hold one value per turbine), but an uncached map entry is a round trip to the JVM's RocksDB
     conf.set_string("python.map-state.read-cache-size", str(settings.python_state_cache))
     conf.set_string("python.map-state.write-cache-size", str(settings.python_state_cache))
     conf.set_string("python.fn-execution.bundle.time", "200")

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from pyflink.common import Row
 from pyflink.datastream import KeyedProcessFunction, ProcessFunction, RuntimeContext, TimeDomain
-from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
+from pyflink.datastream.state import ValueStateDescriptor
 
 from flink_jobs.ingest.registry import RegistryCache, TurbineInfo
 from flink_jobs.ingest.sinks import LkgWriter
@@ -73,10 +73,14 @@ class TurbineRules(KeyedProcessFunction):
         self._channel_cfg, self._power_cfg = channel, power
 
     def open(self, ctx: RuntimeContext) -> None:
-        self._channels = ctx.get_map_state(MapStateDescriptor("channels", Types.STRING(), CHANNEL_STATE))
+        # A turbine's channels, and its staged last-known-good, are one value each, not a MapState: one
+        # cached read and one write per turbine and bundle, where a MapState read and wrote each channel's
+        # entry, and the flush iterated and cleared a map (an iteration goes to the JVM unless the whole
+        # map happens to be cached). Measured: bench/results/experiments/mapstate_stream_e2e.json.
+        self._channels = ctx.get_state(ValueStateDescriptor("channel_states", Types.MAP(Types.STRING(), CHANNEL_STATE)))
         self._power = ctx.get_state(ValueStateDescriptor("power", POWER_STATE))
         self._loss = ctx.get_state(ValueStateDescriptor("loss", LOSS_STATE))
-        self._lkg = ctx.get_map_state(MapStateDescriptor("lkg_pending", Types.STRING(), LKG_ENTRY))
+        self._lkg = ctx.get_state(ValueStateDescriptor("lkg_staged", Types.MAP(Types.STRING(), LKG_ENTRY)))
         self._registry = RegistryCache(self._dsn, self._registry_refresh_s)
         self._writer = LkgWriter(self._redis_url, self._redis_prefix)
         group = ctx.get_metrics_group()
@@ -94,20 +98,24 @@ class TurbineRules(KeyedProcessFunction):
         # telemetry loss looks at instants, not channels: one step for all of this instant's readings
         loss, alerts, timer = loss_on_reading(loss, turbine, event_time, self._loss_after_ms)
         good: dict[str, float] = {}  # channel -> its good value at this instant
+        channels = dict(self._channels.value() or {})  # a copy: the state's own value is cached for the bundle
+        channels_changed = False
         for sensor_id, sensor_type, value in sorted(readings, key=lambda r: r[0]):
-            stored = self._channels.get(sensor_id)
+            stored = channels.get(sensor_id)
             state = ChannelState(*stored) if stored is not None else ChannelState()
             new_state, out = channel_step(state, turbine, sensor_id, event_time, value, self._channel_cfg,
                                           watches_frozen(sensor_type))
             alerts += out
             if new_state is not state:
-                self._channels.put(sensor_id, _to_row(new_state))
+                channels[sensor_id], channels_changed = _to_row(new_state), True
                 if not (new_state.zscore_open or new_state.frozen_open):  # a good value: last-known-good moves on
                     good[sensor_type] = value
             if info is not None:
                 power, out = power_step(power, turbine, sensor_type, event_time, value, info.model, self._power_cfg)
                 alerts += out
         self._judged.inc(len(readings))
+        if channels_changed:
+            self._channels.update(channels)
         if power != power_before:
             self._power.update(_to_row(power))
         if loss != loss_before:
@@ -122,10 +130,11 @@ class TurbineRules(KeyedProcessFunction):
             yield _alert_row(a, site)
 
     def _stage_lkg(self, good: dict[str, float], event_time: int, ctx: KeyedProcessFunction.Context) -> None:
-        for channel, value in good.items():
-            current = self._lkg.get(channel)
-            if current is None or event_time > current[1]:  # state rows come back positional
-                self._lkg.put(channel, Row(value, event_time))
+        staged = dict(self._lkg.value() or {})
+        newer = {c: Row(v, event_time) for c, v in good.items()
+                 if c not in staged or event_time > staged[c][1]}  # state rows come back positional
+        if newer:
+            self._lkg.update({**staged, **newer})
         # the next flush boundary: instants of one turbine within a period share that one timer
         # (Flink keeps one per key and time), and no state says whether it exists, so a timer
         # that did not come back from a restore is simply asked for again by the next instant
@@ -135,7 +144,7 @@ class TurbineRules(KeyedProcessFunction):
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
         turbine = ctx.get_current_key()
         if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
-            staged = {channel: (e[0], e[1]) for channel, e in self._lkg.items()}
+            staged = {channel: (e[0], e[1]) for channel, e in (self._lkg.value() or {}).items()}
             if staged:
                 info = self._registry.get(turbine)
                 # event-time guarded in Redis itself: a replayed or older value never overwrites a newer one

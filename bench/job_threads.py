@@ -1,0 +1,122 @@
+"""Where a running stream job's CPU goes: cores per thread of the job's JVM and Python workers, and each
+operator's busy and back-pressured time from Flink's REST API, every interval.
+
+    python -m bench.job_threads --rest-port 18099 [--interval 10] [--samples 12] [--out FILE] [--json]
+
+Run it beside a job that serves its REST API, e.g. a bench with ``--flink-conf rest.port=18099``. CPU comes
+from ``/proc/<pid>/task/<tid>/stat`` deltas (user + system), threads summed by name (Flink names its task
+threads after their operators; the JIT's are "C2 CompilerThre" and "C1 CompilerThre").
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+TICK = os.sysconf("SC_CLK_TCK")
+JOB_PROCESSES = "org.apache.flink.client.python|pyflink.fn_execution|beam_boot|flink_jobs.ingest"
+
+
+def job_pids() -> list[int]:
+    out = subprocess.run(["pgrep", "-f", JOB_PROCESSES], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split() if int(p) != os.getpid()]
+
+
+def cpu_seconds_by_thread() -> collections.Counter[str]:
+    """CPU seconds so far, per "jvm:<thread name>" or "py:<thread name>" over every job process."""
+    total: collections.Counter[str] = collections.Counter()
+    for pid in job_pids():
+        try:
+            exe = Path(f"/proc/{pid}/cmdline").read_text().split("\0")[0]
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:  # the process ended between pgrep and here
+            continue
+        kind = "jvm" if exe.endswith("java") else "py"
+        for tid in tids:
+            try:
+                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2:].split()
+            total[f"{kind}:{name}"] += (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    return total
+
+
+def operator_load(port: int) -> list[dict[str, Any]]:
+    """Busy and back-pressured ms per second of each vertex of the running job (max over subtasks)."""
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> Any:
+        with urllib.request.urlopen(base + path, timeout=2) as r:
+            return json.load(r)
+
+    try:
+        running = [j["id"] for j in get("/jobs")["jobs"] if j["status"] == "RUNNING"]
+        if not running:
+            return []
+        out = []
+        for v in get(f"/jobs/{running[0]}")["vertices"]:
+            metrics = get(f"/jobs/{running[0]}/vertices/{v['id']}/subtasks/metrics"
+                          "?get=busyTimeMsPerSecond,backPressuredTimeMsPerSecond")
+            m = {x["id"]: x.get("max") for x in metrics}
+            out.append({"operator": v["name"], "busy_ms_per_s": m.get("busyTimeMsPerSecond"),
+                        "backpressured_ms_per_s": m.get("backPressuredTimeMsPerSecond")})
+        return out
+    except OSError:  # no REST API (yet): CPU figures alone
+        return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.job_threads", description=__doc__.split("\n\n")[0].replace("\n", " "))
+    p.add_argument("--rest-port", type=int, default=18099, help="the job's Flink REST port (default %(default)s)")
+    p.add_argument("--interval", type=float, default=10.0, help="seconds between samples (default %(default)s)")
+    p.add_argument("--samples", type=int, default=0, help="stop after this many samples (default 0: until Ctrl-C)")
+    p.add_argument("--out", type=Path, help="also append each sample as a JSON line to this file")
+    p.add_argument("--json", action="store_true", help="print samples as JSON lines instead of a table")
+    args = p.parse_args(argv)
+    if args.interval <= 0:
+        p.error(f"--interval must be above 0 (got {args.interval})")
+    if not job_pids():
+        print("job_threads: no running stream job found (start one, e.g. a bench with --flink-conf rest.port=...)",
+              file=sys.stderr)
+        return 1
+    prev, t0, taken = cpu_seconds_by_thread(), time.monotonic(), 0
+    try:
+        while not args.samples or taken < args.samples:
+            time.sleep(args.interval)
+            cur, t1 = cpu_seconds_by_thread(), time.monotonic()
+            cores = {k: round((v - prev.get(k, 0.0)) / (t1 - t0), 3) for k, v in cur.items() if v > prev.get(k, 0.0)}
+            sample = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "total_cores": round(sum(cores.values()), 3),
+                      "cores_by_thread": dict(sorted(cores.items(), key=lambda kv: -kv[1])),
+                      "operators": operator_load(args.rest_port)}
+            taken += 1
+            if args.out:
+                with args.out.open("a") as f:
+                    f.write(json.dumps(sample) + "\n")
+            if args.json:
+                print(json.dumps(sample), flush=True)
+            else:
+                print(f"{sample['at']}  {sample['total_cores']:.2f} cores", flush=True)
+                for name, c in list(sample["cores_by_thread"].items())[:14]:
+                    if c >= 0.02:
+                        print(f"  {c:5.2f}  {name}")
+                for op in sample["operators"]:
+                    print(f"  busy {op['busy_ms_per_s']} ms/s  back-pressured {op['backpressured_ms_per_s']} ms/s  "
+                          f"{op['operator'][:70]}")
+            prev, t0 = cur, t1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
