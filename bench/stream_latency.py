@@ -161,13 +161,18 @@ def one_run(stack: StackSettings, args: argparse.Namespace, run: int) -> dict[st
             (f"L{tag}-%",),
         ).fetchall()
     window_lat = [float(r[0]) - args.watermark_bound_s for r in rows]
-    alert_lat = [alerts_seen[k] - sent for k, sent in spikes_sent.items() if k in alerts_seen]
+    alert_lat = [alerts_seen[k] - sent for k, sent in spikes_sent.items() if k in alerts_seen]  # in send order
     return {
         "run": run, "rate_readings_per_s": n_turbines * len(CHANNELS), "turbines": n_turbines,
         "seconds_sender_fell_behind": behind,
         "alerts": {"spikes_sent": len(spikes_sent), "alerts_seen": len(alert_lat),
                    "p50_s": statistics.median(alert_lat) if alert_lat else None,
-                   "p99_s": percentile(alert_lat, 99) if alert_lat else None},
+                   "p99_s": percentile(alert_lat, 99) if alert_lat else None,
+                   # every alert's latency in the order its spike was sent, and the seconds into the run of
+                   # that send: with a few dozen spikes the p99 is the slowest one, and this shows whether
+                   # the slow ones are the early ones (a cold JVM) or come in step with something periodic
+                   "each_s": [round(x, 3) for x in alert_lat],
+                   "sent_at_s": [round(sent - started, 1) for k, sent in spikes_sent.items() if k in alerts_seen]},
         "window_close_to_postgres": {"rows": len(window_lat),
                                      "p50_s": statistics.median(window_lat) if window_lat else None,
                                      "p99_s": percentile(window_lat, 99) if window_lat else None},

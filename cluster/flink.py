@@ -21,6 +21,7 @@ from flink_jobs.common.env import hadoop_classpath
 from flink_jobs.common.settings import JobSettings
 from stack import process
 from stack.settings import PROJECT_ROOT, StackSettings
+from stack.shortpath import short_alias
 
 log = logging.getLogger("anemos.cluster")
 
@@ -138,15 +139,17 @@ class FlinkCluster:
             self._foreground(self.tm_name(index), "taskmanager.sh", "-D", f"taskmanager.resource-id=tm-{index}",
                              *self._fresh_tmp(f"tm-{index}"))
 
-    def _fresh_tmp(self, owner: str) -> tuple[str, str]:
-        """An empty working directory (RocksDB instances, blobs) for a process about to start, as its io.tmp.dirs.
+    def _fresh_tmp(self, owner: str) -> tuple[str, ...]:
+        """An empty working directory (RocksDB instances, blobs) for a process about to start, as its io.tmp.dirs,
+        and RocksDB's local directory: the same directory by a short alias (see stack.shortpath).
 
         A killed TaskManager leaves its jobs' RocksDB directories behind, and in /tmp they piled up by gigabytes
         over the fault tests. Local recovery is off, so nothing in there is needed by the next process."""
         tmp = self.stack.path("tmp", "cluster", owner)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        return "-D", f"io.tmp.dirs={tmp}"
+        rocksdb = short_alias(self.stack.path("tmp", "cluster")) / owner
+        return "-D", f"io.tmp.dirs={tmp}", "-D", f"state.backend.rocksdb.localdir={rocksdb}"
 
     def down(self) -> list[str]:
         stopped = []

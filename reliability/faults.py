@@ -86,11 +86,28 @@ def _service_outage(svc: Service, sig: signal.Signals, verb: str, hold_s: float)
     return f"{verb} {svc.name} (pid {pid}) for {hold_s:.0f}s; back in {time.monotonic() - started:.0f}s"
 
 
+BUSY_WAIT_S = 120.0
+
+
+def _busy_taskmanagers(t: Target, vertex_contains: str = "") -> list[int]:
+    """The TaskManagers running tasks of the job (of its vertices named so, if any run those).
+
+    Right after a fault the job may be between its restart and its tasks' deployment, and then no TaskManager
+    runs them yet: the next fault waits for the job to run again, rather than fail (a chaos run once failed that
+    way, a pause 15 s after a Python worker kill)."""
+    deadline = time.monotonic() + BUSY_WAIT_S
+    while True:
+        busy = ((vertex_contains and t.cluster.taskmanagers_of(t.job_id, vertex_contains))
+                or t.cluster.taskmanagers_of(t.job_id))
+        if busy:
+            return busy
+        if time.monotonic() > deadline:
+            raise FaultError(f"no TaskManager runs tasks of job {t.job_id} (waited {BUSY_WAIT_S:.0f}s)")
+        time.sleep(1.0)
+
+
 def _busy_taskmanager(t: Target, rng: random.Random) -> int:
-    busy = t.cluster.taskmanagers_of(t.job_id)
-    if not busy:
-        raise FaultError(f"no TaskManager runs tasks of job {t.job_id}")
-    return rng.choice(busy)
+    return rng.choice(_busy_taskmanagers(t))
 
 
 # -- the faults ----------------------------------------------------------------------------------
@@ -145,10 +162,7 @@ def _landed(t: Target, checkpoint: int) -> str:
 def kill_taskmanager_at_commit(t: Target, rng: random.Random, hold_s: float) -> str:
     """kill -9 the TaskManager with the raw table's Iceberg committer the moment a checkpoint completes: between
     'checkpoint complete' and the commit that notification sets off. A supervisor restarts it."""
-    busy = t.cluster.taskmanagers_of(t.job_id, f"{t.readings_table}: Writer") or t.cluster.taskmanagers_of(t.job_id)
-    if not busy:
-        raise FaultError(f"no TaskManager runs tasks of job {t.job_id}")
-    index = rng.choice(busy)
+    index = rng.choice(_busy_taskmanagers(t, f"{t.readings_table}: Writer"))
     checkpoint = t.cluster.wait_checkpoint_completion(t.job_id)
     pid = t.cluster.kill_taskmanager(index, signal.SIGKILL)
     where = _landed(t, checkpoint)

@@ -13,6 +13,7 @@ from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
 from flink_jobs.common.settings import JobSettings
 from stack.process import alive
+from stack.shortpath import short_alias
 from stack.settings import PROJECT_ROOT
 
 
@@ -75,7 +76,13 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     conf.set_string("python.executable", sys.executable)
     conf.set_string("pipeline.name", settings.job_name)
     conf.set_string("pipeline.jars", jar_urls(settings))
-    conf.set_string("io.tmp.dirs", str(process_tmp_dir(settings.tmp_dir)))
+    work = process_tmp_dir(settings.tmp_dir)
+    conf.set_string("io.tmp.dirs", str(work))
+    if "PYFLINK_GATEWAY_PORT" not in os.environ:
+        # On the local mini-cluster only (under `flink run` the CLI's gateway sets that variable, and a job-level
+        # local directory would override the TaskManagers' own): RocksDB works in the same directory by a short
+        # path, because its log file names carry that path (see stack.shortpath).
+        conf.set_string("state.backend.rocksdb.localdir", str(short_alias(settings.tmp_dir) / work.name))
     conf.set_string("state.backend.type", "rocksdb")
     conf.set_string("execution.checkpointing.incremental", "true")
     conf.set_string("execution.checkpointing.dir", settings.checkpoint_dir.resolve().as_uri())

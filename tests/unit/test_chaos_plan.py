@@ -61,3 +61,31 @@ def test_python_workers_are_found_by_session_and_module() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+class _RestartingCluster:
+    """A cluster whose job runs no tasks for its first ``empty`` polls (between a restart and its deployment)."""
+
+    def __init__(self, empty: int) -> None:
+        self.polls, self.empty = 0, empty
+
+    def taskmanagers_of(self, job_id: str, vertex_contains: str = "") -> list[int]:
+        self.polls += 1
+        return [] if self.polls <= self.empty else [2]
+
+
+def test_a_fault_waits_for_a_restarting_job_to_run_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(faults.time, "sleep", lambda _s: None)
+    cluster = _RestartingCluster(empty=3)
+    target = faults.Target(stack=None, cluster=cluster, job_id="j", readings_table="ns.readings")  # type: ignore[arg-type]
+    assert faults._busy_taskmanagers(target) == [2]
+    assert cluster.polls == 4
+
+
+def test_a_job_that_never_runs_again_is_a_clear_fault_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(faults.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(faults, "BUSY_WAIT_S", -1.0)  # the deadline has passed at the first look
+    target = faults.Target(stack=None, cluster=_RestartingCluster(empty=10**6), job_id="j",  # type: ignore[arg-type]
+                           readings_table="ns.readings")
+    with pytest.raises(faults.FaultError, match="no TaskManager runs tasks of job j"):
+        faults._busy_taskmanagers(target)
