@@ -29,6 +29,7 @@ from edge_bridge import registry
 from edge_bridge.certs import channel_credentials, ensure_dev_pki
 from edge_bridge.producer import producer_config, reading_writer
 from edge_bridge.proto import ingest_pb2 as pb
+from bench import describe
 from stack import manager
 from stack.process import port_open
 from stack.settings import PROJECT_ROOT, StackSettings
@@ -112,7 +113,7 @@ def direct(stack: StackSettings, topic: str, readings: int, run: int) -> float:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    p = argparse.ArgumentParser(description=describe(__doc__))
     p.add_argument("--readings", type=int, default=100_000, help="readings per run (default %(default)s)")
     p.add_argument("--runs", type=int, default=3, help="runs; medians are reported")
     p.add_argument("--clients", type=int, default=2, help="client processes (one per core here)")

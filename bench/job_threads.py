@@ -17,9 +17,10 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from bench import describe, rest_json
 
 TICK = os.sysconf("SC_CLK_TCK")
 JOB_PROCESSES = "org.apache.flink.client.python|pyflink.fn_execution|beam_boot|flink_jobs.ingest"
@@ -56,8 +57,7 @@ def operator_load(port: int) -> list[dict[str, Any]]:
     base = f"http://127.0.0.1:{port}"
 
     def get(path: str) -> Any:
-        with urllib.request.urlopen(base + path, timeout=2) as r:
-            return json.load(r)
+        return rest_json(base, path, timeout_s=2)
 
     try:
         running = [j["id"] for j in get("/jobs")["jobs"] if j["status"] == "RUNNING"]
@@ -76,7 +76,7 @@ def operator_load(port: int) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.job_threads", description=__doc__.split("\n\n")[0].replace("\n", " "))
+    p = argparse.ArgumentParser(prog="python -m bench.job_threads", description=describe(__doc__))
     p.add_argument("--rest-port", type=int, default=18099, help="the job's Flink REST port (default %(default)s)")
     p.add_argument("--interval", type=float, default=10.0, help="seconds between samples (default %(default)s)")
     p.add_argument("--samples", type=int, default=0, help="stop after this many samples (default 0: until Ctrl-C)")

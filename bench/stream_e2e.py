@@ -32,7 +32,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 import schemas
 from anemos import platform
-from bench import job_environment
+from bench import describe, job_environment
 from anemos.runner import IngestJob, JobFailedError
 from edge_bridge import simulator
 from edge_bridge.server import Bridge
@@ -130,7 +130,7 @@ def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m bench.stream_e2e", description=__doc__.split("\n\n")[0].replace("\n", " "))
+    p = argparse.ArgumentParser(prog="python -m bench.stream_e2e", description=describe(__doc__))
     p.add_argument("--readings", type=int, default=72_000, help="readings loaded through the bridge, then drained (default %(default)s)")
     p.add_argument("--turbines", type=int, default=50, help="turbines, 12 channels each (default %(default)s)")
     p.add_argument("--runs", type=int, default=3, help="fresh pipelines, one after another; medians are reported")

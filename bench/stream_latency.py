@@ -27,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from confluent_kafka import Consumer
 from rich.progress import Progress
 
 from anemos import platform
-from bench import job_environment
+from bench import describe, job_environment, rest_json
 from anemos.runner import IngestJob
 from edge_bridge import registry, simulator
 from edge_bridge.proto import ingest_pb2 as pb
@@ -63,8 +62,7 @@ def barrier_delays(rest: str) -> dict[str, int]:
     A barrier travels behind the records already queued in front of a task, so this is that task's queue
     measured in time: where it jumps, the operator before it is the one that cannot keep up."""
     def get(path: str) -> dict:
-        with urllib.request.urlopen(rest + path, timeout=10) as resp:
-            return json.load(resp)
+        return rest_json(rest, path)
 
     jobs = [j["id"] for j in get("/jobs")["jobs"] if j["status"] == "RUNNING"]
     if not jobs:
@@ -198,7 +196,7 @@ def median_of(runs: list[dict[str, object]], path: tuple[str, str]) -> float | N
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m bench.stream_latency", description=__doc__.split("\n\n")[0].replace("\n", " "))
+    p = argparse.ArgumentParser(prog="python -m bench.stream_latency", description=describe(__doc__))
     p.add_argument("--rate", type=int, default=5_000, help="readings/s (turbines x 12 channels)")
     p.add_argument("--seconds", type=int, default=90, help="how long the fleet sends, per run (default %(default)s)")
     p.add_argument("--runs", type=int, default=3, help="fresh pipelines, one after another; medians are reported")

@@ -130,7 +130,7 @@ class TurbineRules(KeyedProcessFunction):
             yield _alert_row(a, site)
 
     def _stage_lkg(self, good: dict[str, float], event_time: int, ctx: KeyedProcessFunction.Context) -> None:
-        staged = dict(self._lkg.value() or {})
+        staged = self._lkg.value() or {}  # read only: the update below is a new map
         newer = {c: Row(v, event_time) for c, v in good.items()
                  if c not in staged or event_time > staged[c][1]}  # state rows come back positional
         if newer:
