@@ -24,6 +24,12 @@ def new_job(
     )
 
 
+def committed_rows(stack: StackSettings, table: str) -> int:
+    """Rows in ``table``'s current snapshot, from its summary (no scan)."""
+    snap = open_catalog(catalog_properties(stack)).load_table(table).current_snapshot()
+    return int(snap.summary.additional_properties.get("total-records", 0)) if snap and snap.summary else 0
+
+
 def commit_history(stack: StackSettings, table: str) -> list[tuple[str, str, int]]:
     """(flink.job-id, flink.operator-id, flink.max-committed-checkpoint-id) of each snapshot, oldest first."""
     tbl = open_catalog(catalog_properties(stack)).load_table(table)
