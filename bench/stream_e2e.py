@@ -112,6 +112,7 @@ def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism:
             # none of the backlog is late (one instant per second per turbine, in order): any row here is a
             # reading the watermark overtook while the job caught up (a split wrongly taken for idle)
             late = committed_rows(stack, names.table("late_readings"))
+            windows = committed_rows(stack, names.table("turbine_agg_1m"))  # 0 would mean no watermark
             chk = sorted((Path(tmp) / "checkpoints").glob("*/chk-*"), key=lambda p: p.stat().st_mtime)
             shared = sum(f.stat().st_size for f in (Path(tmp) / "checkpoints").rglob("*") if f.is_file())
         finally:
@@ -125,7 +126,7 @@ def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism:
     return {"job_readings_per_s": rate, "baseline_decode_per_s": base, "ratio": rate / base,
             "bridge_readings_per_s": bridge_rate, "state_bytes_per_turbine": shared / turbines,
             "job_rss_mb": rss, "job_rss_kb_per_turbine": rss * 1024 / turbines, "checkpoints": len(chk),
-            "late_readings": late}
+            "late_readings": late, "turbine_agg_1m_rows": windows}
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """The telemetry job, one Flink job from telemetry.raw to every sink.
 
-    telemetry.raw (bytes; per-partition watermarks on the record timestamp; a task of its own)
+    telemetry.raw (bytes; per-partition watermarks on the record timestamp)
       -> decode (a pandas map over Arrow batches), enriched from the registry -> dead letters: telemetry.dlq, wind.rejected
       -> dedupe by msg_id (Flink SQL, keyed state with TTL)
       -> late or on time (Flink SQL, split_late.sql)  -> late readings: wind.late_readings (+ metric late_readings)
@@ -78,16 +78,7 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
     # decoding, vectorized: Arrow batches of raw records cross into Python, rows of readings or dead letters
     # come back (one Python crossing per batch); the rest of the path is the JVM's until the rules
     decode = decode_batches(settings.registry_url, settings.postgres_dsn, settings.registry_refresh_s)
-    # The source in a task of its own, one to one with the decoder's ("rescale" at equal parallelism is
-    # pointwise, and unlike "forward" it is never chained). A split goes idle after idle_timeout_s without
-    # records, counted while the source task works and not while it waits on back-pressure; chained,
-    # that work included the Python decoder's bundles (FLINK-40234), so while the job caught up on a
-    # backlog, a split waiting its turn behind the others was taken for idle, the watermark went on
-    # without it, and its readings came in late (tests/flink/test_catchup_lateness.py).
-    raw_ds = t_env.to_data_stream(
-        t_env.from_path("raw_readings").select(col("record_value"), col("source_topic"), col("source_partition"),
-                                               col("source_offset")))
-    raw = t_env.from_data_stream(raw_ds.rescale())  # read once: only the decoder reads it
+    raw = t_env.from_path("raw_readings")  # read once: only the decoder reads it
     results = t_env.to_data_stream(
         raw.map(decode(col("record_value"), col("source_topic"), col("source_partition"), col("source_offset")))
     )

@@ -1,15 +1,17 @@
-"""The bench's profiling helper and results metadata, without a job: a process that looks like the job's Python
+"""The bench's profiling helper, results metadata and A/B harness, without a job: a process that looks like the job's Python
 worker is found and its CPU is counted; a bad interval is one clear line."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from bench import job_environment
+from bench import ab, job_environment
 from bench.job_threads import cpu_seconds_by_thread, main
 
 pytestmark = pytest.mark.unit
@@ -43,3 +45,59 @@ def test_results_record_the_jobs_environment_settings_only(monkeypatch: pytest.M
     env = job_environment()
     assert env["ANEMOS_JOB_LKG_FLUSH_MS"] == "60000"
     assert all(k.startswith("ANEMOS_JOB_") for k in env)
+
+
+def _repo(tmp_path: Path) -> Path:
+    """A git repository whose one file reads "old" at its commit and "new" in the working tree."""
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "job.py").write_text("old")
+    git("add", "job.py")
+    git("commit", "-qm", "old")
+    (tmp_path / "job.py").write_text("new")
+    (tmp_path / "bench" / "results" / "experiments").mkdir(parents=True)
+    return tmp_path
+
+
+def test_ab_alternates_the_commits_file_with_the_working_trees_and_puts_it_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _repo(tmp_path)
+    seen: list[str] = []
+    rates = iter([100.0, 300.0, 120.0, 200.0, 80.0, 250.0])  # a, b, a, b, a, b
+
+    def fake_run(_extra: list[str], _out: Path) -> dict[str, float]:
+        seen.append((root / "job.py").read_text())
+        return {"job_readings_per_s": next(rates), "ratio": 0.1, "late_readings": 0}
+
+    monkeypatch.setattr(ab, "ROOT", root)
+    monkeypatch.setattr(ab, "one_run", fake_run)
+    assert ab.main(["job.py", "--against", "HEAD", "--name", "t"]) == 0
+    assert seen == ["old", "new"] * 3
+    assert (root / "job.py").read_text() == "new"
+    result = json.loads((root / "bench" / "results" / "experiments" / "t.json").read_text())
+    assert result["a"]["median"]["job_readings_per_s"] == 100.0 and result["b"]["median"]["job_readings_per_s"] == 250.0
+    assert result["b_over_a_median_rate"] == 2.5
+
+
+def test_ab_puts_the_file_back_when_a_run_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    root = _repo(tmp_path)
+
+    def failing_run(_extra: list[str], _out: Path) -> dict[str, float]:
+        raise subprocess.CalledProcessError(3, "bench")
+
+    monkeypatch.setattr(ab, "ROOT", root)
+    monkeypatch.setattr(ab, "one_run", failing_run)
+    assert ab.main(["job.py", "--against", "HEAD", "--name", "t"]) == 1
+    assert (root / "job.py").read_text() == "new"
+    assert "a bench run failed (exit 3)" in capsys.readouterr().err
+
+
+def test_ab_with_an_unknown_commit_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ab, "ROOT", _repo(tmp_path))
+    with pytest.raises(SystemExit) as exited:
+        ab.main(["job.py", "--against", "nosuchref", "--name", "t"])
+    assert str(exited.value.code).startswith("error: job.py at nosuchref:")
