@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from anemos.platform import Names
 from iceberg import tables
-from iceberg.catalog import open_catalog
+from iceberg.catalog import committed_row_count, open_catalog
 from stack.manager import catalog_properties
 from stack.settings import StackSettings
 
@@ -36,9 +36,7 @@ def sink_counts(stack: StackSettings, names: Names = Names()) -> dict[str, Any]:
     iceberg = {}
     for define in tables.ALL:
         ident = names.table(define().name)
-        snapshot = catalog.load_table(ident).current_snapshot()
-        summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
-        iceberg[ident] = int(summary.get("total-records", 0))
+        iceberg[ident] = committed_row_count(catalog.load_table(ident))
     with psycopg.connect(stack.postgres_dsn) as conn:
         postgres = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in HOT_TABLES}  # noqa: S608
     client = redis.Redis.from_url(stack.redis_url)

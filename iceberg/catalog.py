@@ -46,3 +46,9 @@ def ensure_table(catalog: SqlCatalog, table: TableDef, identifier: str | None = 
             properties=table.properties,
         )
 
+
+
+def committed_row_count(table: Table) -> int:
+    """Rows in ``table``'s current snapshot, from its summary (no scan): 0 before the first commit."""
+    snap = table.current_snapshot()
+    return int(snap.summary.additional_properties.get("total-records", 0)) if snap and snap.summary else 0

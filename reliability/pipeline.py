@@ -8,7 +8,7 @@ from pathlib import Path
 
 from anemos.platform import Names
 from anemos.runner import IngestJob
-from iceberg.catalog import open_catalog
+from iceberg.catalog import committed_row_count, open_catalog
 from stack.manager import catalog_properties
 from stack.settings import StackSettings
 
@@ -26,8 +26,7 @@ def new_job(
 
 def committed_rows(stack: StackSettings, table: str) -> int:
     """Rows in ``table``'s current snapshot, from its summary (no scan)."""
-    snap = open_catalog(catalog_properties(stack)).load_table(table).current_snapshot()
-    return int(snap.summary.additional_properties.get("total-records", 0)) if snap and snap.summary else 0
+    return committed_row_count(open_catalog(catalog_properties(stack)).load_table(table))
 
 
 def commit_history(stack: StackSettings, table: str) -> list[tuple[str, str, int]]:
