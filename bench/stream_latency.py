@@ -79,6 +79,20 @@ def barrier_delays(rest: str) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: kv[1]))
 
 
+def checkpoint_stats(rest: str) -> dict[str, object]:
+    """Checkpoints completed so far and their end-to-end durations (ms): an alert on Kafka waits for the
+    checkpoint that commits its transaction, so their spacing and duration are part of its latency."""
+    jobs = [j["id"] for j in rest_json(rest, "/jobs")["jobs"] if j["status"] == "RUNNING"]
+    if not jobs:
+        return {}
+    stats = rest_json(rest, f"/jobs/{jobs[0]}/checkpoints")
+    duration = stats["summary"]["end_to_end_duration"]
+    failures = sorted({c.get("failure_message") or "?" for c in stats.get("history", []) if c["status"] == "FAILED"})
+    return {"completed": stats["counts"]["completed"], "failed": stats["counts"]["failed"],
+            "duration_ms": {k: duration.get(k) for k in ("min", "p50", "p99", "max")},
+            "failures_in_history": [f[:300] for f in failures]}
+
+
 def one_run(stack: StackSettings, args: argparse.Namespace, run: int) -> dict[str, object]:
     """One fresh pipeline (topics, tables, job) under a paced fleet; latencies of its alerts and windows."""
     tag = uuid.uuid4().hex[:8]
@@ -96,6 +110,7 @@ def one_run(stack: StackSettings, args: argparse.Namespace, run: int) -> dict[st
     stop = threading.Event()
     rest_port = free_port()
     delays: dict[str, int] = {}
+    checkpoints: dict[str, object] = {}
 
     def consume() -> None:
         consumer = Consumer({"bootstrap.servers": stack.kafka_bootstrap, "group.id": f"lat-{tag}",
@@ -141,6 +156,7 @@ def one_run(stack: StackSettings, args: argparse.Namespace, run: int) -> dict[st
                 if s == args.seconds - 5:
                     try:  # under load, before the fleet goes quiet
                         delays = barrier_delays(f"http://127.0.0.1:{rest_port}")
+                        checkpoints = checkpoint_stats(f"http://127.0.0.1:{rest_port}")
                     except (OSError, KeyError, ValueError) as err:
                         log.warning("no checkpoint details from the job's REST API: %s", err)
                 lag = time.time() - (tick + 1)
@@ -175,6 +191,7 @@ def one_run(stack: StackSettings, args: argparse.Namespace, run: int) -> dict[st
                                      "p50_s": statistics.median(window_lat) if window_lat else None,
                                      "p99_s": percentile(window_lat, 99) if window_lat else None},
         "barrier_delay_ms": delays,
+        "checkpoints_under_load": checkpoints,  # counted 5 s before the fleet stops, job started with the fleet
     }
 
 

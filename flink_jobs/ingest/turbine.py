@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any, NamedTuple
 
 from pyflink.common import Row
 from pyflink.datastream import KeyedProcessFunction, ProcessFunction, RuntimeContext, TimeDomain
@@ -26,7 +26,7 @@ from pyflink.datastream.state import ValueStateDescriptor
 
 from flink_jobs.ingest.registry import RegistryCache, TurbineInfo
 from flink_jobs.ingest.sinks import LkgWriter
-from flink_jobs.ingest.types import CHANNEL_STATE, LKG_ENTRY, LOSS_STATE, POWER_STATE, Types
+from flink_jobs.ingest.types import TURBINE_STATE
 from udfs.anomaly import (
     Alert, ChannelConfig, ChannelState, LossState, PowerConfig, PowerState, channel_step, loss_on_reading,
     loss_on_timer, power_step,
@@ -36,17 +36,19 @@ from udfs.identity import alert_id
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 
 def _to_row(record: Any) -> Row:
     return Row(*(getattr(record, f.name) for f in fields(record)))
 
 
-def _load(state: Any, record: type[T]) -> T:
-    """The frozen udfs record held in a ValueState (its defaults when the key has none yet)."""
-    stored = state.value()
-    return record(*stored) if stored is not None else record()
+class _Held(NamedTuple):
+    """A turbine's state as the rules use it: channel rows by sensor_id, power and loss records, and the
+    last-known-good values staged for the next Redis flush (rows of value and event time by channel)."""
+
+    channels: dict[str, Row]
+    power: PowerState
+    loss: LossState
+    staged: dict[str, Row]
 
 
 def _site(info: TurbineInfo | None) -> str | None:
@@ -73,14 +75,13 @@ class TurbineRules(KeyedProcessFunction):
         self._channel_cfg, self._power_cfg = channel, power
 
     def open(self, ctx: RuntimeContext) -> None:
-        # A turbine's channels, and its staged last-known-good, are one value each, not a MapState: one
-        # cached read and one write per turbine and bundle, where a MapState read and wrote each channel's
-        # entry, and the flush iterated and cleared a map (an iteration goes to the JVM unless the whole
-        # map happens to be cached). Measured: bench/results/experiments/mapstate_stream_e2e.json.
-        self._channels = ctx.get_state(ValueStateDescriptor("channel_states", Types.MAP(Types.STRING(), CHANNEL_STATE)))
-        self._power = ctx.get_state(ValueStateDescriptor("power", POWER_STATE))
-        self._loss = ctx.get_state(ValueStateDescriptor("loss", LOSS_STATE))
-        self._lkg = ctx.get_state(ValueStateDescriptor("lkg_staged", Types.MAP(Types.STRING(), LKG_ENTRY)))
+        # All a turbine holds is one value: at the end of every bundle (each 200 ms, and at each checkpoint
+        # barrier) PyFlink writes each changed state back to the JVM with a request it waits for, so four
+        # states (channels, power, loss, staged last-known-good) cost four round trips per turbine where one
+        # value costs one. A MapState was worse still: a read and a write per channel entry, and a flush that
+        # iterated the map. Measured: bench/results/experiments/mapstate_stream_e2e.json, and
+        # experiments/four_states_*.json against one value.
+        self._state = ctx.get_state(ValueStateDescriptor("turbine", TURBINE_STATE))
         self._registry = RegistryCache(self._dsn, self._registry_refresh_s)
         self._writer = LkgWriter(self._redis_url, self._redis_prefix)
         group = ctx.get_metrics_group()
@@ -90,15 +91,26 @@ class TurbineRules(KeyedProcessFunction):
     def close(self) -> None:
         self._writer.close()
 
+    def _read(self) -> _Held:
+        stored = self._state.value()  # cached for the bundle: read only, every change goes into new objects
+        if stored is None:
+            return _Held({}, PowerState(), LossState(), {})
+        channels, power, loss, staged = stored[0], stored[1], stored[2], stored[3]
+        return _Held(channels or {}, PowerState(*power) if power is not None else PowerState(),
+                     LossState(*loss) if loss is not None else LossState(), staged or {})
+
+    def _write(self, held: _Held) -> None:
+        self._state.update(Row(held.channels, _to_row(held.power), _to_row(held.loss), held.staged))
+
     def process_element(self, batch: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         turbine, event_time, readings = batch[0], batch[1], batch[2]
         info = self._registry.get(turbine)
-        power = power_before = _load(self._power, PowerState)
-        loss = loss_before = _load(self._loss, LossState)
+        held = self._read()
+        power = held.power
         # telemetry loss looks at instants, not channels: one step for all of this instant's readings
-        loss, alerts, timer = loss_on_reading(loss, turbine, event_time, self._loss_after_ms)
+        loss, alerts, timer = loss_on_reading(held.loss, turbine, event_time, self._loss_after_ms)
         good: dict[str, float] = {}  # channel -> its good value at this instant
-        channels = dict(self._channels.value() or {})  # a copy: the state's own value is cached for the bundle
+        channels = dict(held.channels)
         channels_changed = False
         for sensor_id, sensor_type, value in sorted(readings, key=lambda r: r[0]):
             stored = channels.get(sensor_id)
@@ -114,48 +126,38 @@ class TurbineRules(KeyedProcessFunction):
                 power, out = power_step(power, turbine, sensor_type, event_time, value, info.model, self._power_cfg)
                 alerts += out
         self._judged.inc(len(readings))
-        if channels_changed:
-            self._channels.update(channels)
-        if power != power_before:
-            self._power.update(_to_row(power))
-        if loss != loss_before:
-            self._loss.update(_to_row(loss))
+        newer = {c: Row(v, event_time) for c, v in good.items()  # state rows come back positional
+                 if c not in held.staged or event_time > held.staged[c][1]}
+        if channels_changed or power != held.power or loss != held.loss or newer:
+            self._write(_Held(channels if channels_changed else held.channels, power, loss,
+                              {**held.staged, **newer} if newer else held.staged))
         if timer is not None:  # the telemetry-loss deadline
             ctx.timer_service().register_event_time_timer(timer)
         if good:
-            self._stage_lkg(good, event_time, ctx)
+            # the next flush boundary: instants of one turbine within a period share that one timer
+            # (Flink keeps one per key and time), and no state says whether it exists, so a timer
+            # that did not come back from a restore is simply asked for again by the next instant
+            now = ctx.timer_service().current_processing_time()
+            ctx.timer_service().register_processing_time_timer((now // self._lkg_flush_ms + 1) * self._lkg_flush_ms)
         site = _site(info)
         for a in alerts:
             self._alerts.inc()
             yield _alert_row(a, site)
 
-    def _stage_lkg(self, good: dict[str, float], event_time: int, ctx: KeyedProcessFunction.Context) -> None:
-        staged = self._lkg.value() or {}  # read only: the update below is a new map
-        newer = {c: Row(v, event_time) for c, v in good.items()
-                 if c not in staged or event_time > staged[c][1]}  # state rows come back positional
-        if newer:
-            self._lkg.update({**staged, **newer})
-        # the next flush boundary: instants of one turbine within a period share that one timer
-        # (Flink keeps one per key and time), and no state says whether it exists, so a timer
-        # that did not come back from a restore is simply asked for again by the next instant
-        now = ctx.timer_service().current_processing_time()
-        ctx.timer_service().register_processing_time_timer((now // self._lkg_flush_ms + 1) * self._lkg_flush_ms)
-
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
         turbine = ctx.get_current_key()
+        held = self._read()
         if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
-            staged = {channel: (e[0], e[1]) for channel, e in (self._lkg.value() or {}).items()}
-            if staged:
+            if held.staged:
                 info = self._registry.get(turbine)
                 # event-time guarded in Redis itself: a replayed or older value never overwrites a newer one
-                self._writer.write(turbine, _site(info) or "", staged)
-                self._lkg.clear()
+                self._writer.write(turbine, _site(info) or "", {c: (e[0], e[1]) for c, e in held.staged.items()})
+                self._write(held._replace(staged={}))
             return
         # a telemetry-loss deadline: every instant up to it was judged before the watermark reached it
-        loss = _load(self._loss, LossState)
-        new_l, alerts = loss_on_timer(loss, turbine, timestamp, self._loss_after_ms)
-        if new_l != loss:
-            self._loss.update(_to_row(new_l))
+        new_l, alerts = loss_on_timer(held.loss, turbine, timestamp, self._loss_after_ms)
+        if new_l != held.loss:
+            self._write(held._replace(loss=new_l))
         for a in alerts:
             self._alerts.inc()
             yield _alert_row(a, _site(self._registry.get(turbine)))
