@@ -56,27 +56,37 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def barrier_delays(rest: str) -> dict[str, int]:
-    """Per operator chain, how long the last completed checkpoint's barrier took to reach it (ms, slowest subtask).
+def barrier_delays(rest: str) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Per operator chain, how long the last completed checkpoint's barrier took to reach it (ms, slowest subtask),
+    and that chain's checkpoint times (ms, slowest subtask): barrier delay, end to end, sync and async parts.
 
-    A barrier travels behind the records already queued in front of a task, so this is that task's queue
-    measured in time: where it jumps, the operator before it is the one that cannot keep up."""
+    A barrier travels behind the records already queued in front of a task, so the delay is that task's queue
+    measured in time: where it jumps, the operator before it is the one that cannot keep up. What end to end
+    holds beyond delay, sync and async is the time between the barrier's arrival and the snapshot: for a Python
+    operator, finishing its bundle and writing its changed state back to the JVM."""
     def get(path: str) -> dict:
         return rest_json(rest, path)
 
     jobs = [j["id"] for j in get("/jobs")["jobs"] if j["status"] == "RUNNING"]
     if not jobs:
-        return {}
+        return {}, {}
     job = jobs[0]
     names = {v["id"]: v["name"] for v in get(f"/jobs/{job}")["vertices"]}
     latest = get(f"/jobs/{job}/checkpoints")["latest"]["completed"]
     if not latest:
-        return {}
-    out = {}
+        return {}, {}
+    delays, times = {}, {}
     for vertex in get(f"/jobs/{job}/checkpoints/details/{latest['id']}")["tasks"]:
         subtasks = get(f"/jobs/{job}/checkpoints/details/{latest['id']}/subtasks/{vertex}")["subtasks"]
-        out[names[vertex][:90]] = max(s.get("start_delay", 0) for s in subtasks)
-    return dict(sorted(out.items(), key=lambda kv: kv[1]))
+        name = names[vertex][:90]
+        delays[name] = max(s.get("start_delay", 0) for s in subtasks)
+        times[name] = {
+            "end_to_end": max(s.get("end_to_end_duration", 0) for s in subtasks), "barrier_delay": delays[name],
+            "sync": max(s.get("checkpoint", {}).get("sync", 0) for s in subtasks),
+            "async": max(s.get("checkpoint", {}).get("async", 0) for s in subtasks),
+        }
+    by_time = sorted(times.items(), key=lambda kv: kv[1]["end_to_end"])
+    return dict(sorted(delays.items(), key=lambda kv: kv[1])), dict(by_time)
 
 
 def checkpoint_stats(rest: str) -> dict[str, object]:
@@ -110,6 +120,7 @@ def one_run(stack: StackSettings, args: argparse.Namespace, run: int) -> dict[st
     stop = threading.Event()
     rest_port = free_port()
     delays: dict[str, int] = {}
+    operator_times: dict[str, dict[str, int]] = {}
     checkpoints: dict[str, object] = {}
 
     def consume() -> None:
@@ -155,7 +166,7 @@ def one_run(stack: StackSettings, args: argparse.Namespace, run: int) -> dict[st
                     spikes_sent[(spiking, now_ms // 1000)] = time.time()
                 if s == args.seconds - 5:
                     try:  # under load, before the fleet goes quiet
-                        delays = barrier_delays(f"http://127.0.0.1:{rest_port}")
+                        delays, operator_times = barrier_delays(f"http://127.0.0.1:{rest_port}")
                         checkpoints = checkpoint_stats(f"http://127.0.0.1:{rest_port}")
                     except (OSError, KeyError, ValueError) as err:
                         log.warning("no checkpoint details from the job's REST API: %s", err)
@@ -191,6 +202,7 @@ def one_run(stack: StackSettings, args: argparse.Namespace, run: int) -> dict[st
                                      "p50_s": statistics.median(window_lat) if window_lat else None,
                                      "p99_s": percentile(window_lat, 99) if window_lat else None},
         "barrier_delay_ms": delays,
+        "last_checkpoint_by_operator_ms": operator_times,
         "checkpoints_under_load": checkpoints,  # counted 5 s before the fleet stops, job started with the fleet
     }
 

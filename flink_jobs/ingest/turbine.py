@@ -79,8 +79,8 @@ class TurbineRules(KeyedProcessFunction):
         # barrier) PyFlink writes each changed state back to the JVM with a request it waits for, so four
         # states (channels, power, loss, staged last-known-good) cost four round trips per turbine where one
         # value costs one. A MapState was worse still: a read and a write per channel entry, and a flush that
-        # iterated the map. Measured: bench/results/experiments/mapstate_stream_e2e.json, and
-        # experiments/four_states_*.json against one value.
+        # iterated the map. Measured (bench/results/experiments/): mapstate_stream_e2e.json; four states against
+        # one, one_state_stream_e2e.json and four_states_stream_latency_bound05.json.
         self._state = ctx.get_state(ValueStateDescriptor("turbine", TURBINE_STATE))
         self._registry = RegistryCache(self._dsn, self._registry_refresh_s)
         self._writer = LkgWriter(self._redis_url, self._redis_prefix)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ab, job_environment
+from bench import ab, job_environment, stream_latency
 from bench.job_threads import cpu_seconds_by_thread, main
 
 pytestmark = pytest.mark.unit
@@ -45,6 +45,45 @@ def test_results_record_the_jobs_environment_settings_only(monkeypatch: pytest.M
     env = job_environment()
     assert env["ANEMOS_JOB_LKG_FLUSH_MS"] == "60000"
     assert all(k.startswith("ANEMOS_JOB_") for k in env)
+
+
+def test_checkpoint_stats_give_counts_durations_and_the_distinct_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    pages = {
+        "/jobs": {"jobs": [{"id": "old", "status": "FINISHED"}, {"id": "j1", "status": "RUNNING"}]},
+        "/jobs/j1/checkpoints": {
+            "counts": {"completed": 52, "failed": 7},
+            "summary": {"end_to_end_duration": {"min": 271, "p50": 898.0, "p99": 5071.0, "max": 5071, "avg": 1}},
+            "history": [{"status": "COMPLETED"}, {"status": "FAILED", "failure_message": "Not all required tasks are running"},
+                        {"status": "FAILED", "failure_message": "Not all required tasks are running"},
+                        {"status": "FAILED", "failure_message": None}],
+        },
+    }
+    monkeypatch.setattr(stream_latency, "rest_json", lambda base, path, timeout_s=5: pages[path])
+    assert stream_latency.checkpoint_stats("http://127.0.0.1:1") == {
+        "completed": 52, "failed": 7, "duration_ms": {"min": 271, "p50": 898.0, "p99": 5071.0, "max": 5071},
+        "failures_in_history": ["?", "Not all required tasks are running"],
+    }
+    pages["/jobs"] = {"jobs": []}
+    assert stream_latency.checkpoint_stats("http://127.0.0.1:1") == {}
+
+
+def test_barrier_delays_take_each_operators_slowest_subtask(monkeypatch: pytest.MonkeyPatch) -> None:
+    def subtask(delay: int, e2e: int, sync: int) -> dict[str, object]:
+        return {"start_delay": delay, "end_to_end_duration": e2e, "checkpoint": {"sync": sync, "async": 1}}
+
+    pages = {
+        "/jobs": {"jobs": [{"id": "j1", "status": "RUNNING"}]},
+        "/jobs/j1": {"vertices": [{"id": "v1", "name": "turbine-rules"}, {"id": "v2", "name": "Source: raw"}]},
+        "/jobs/j1/checkpoints": {"latest": {"completed": {"id": 23}}},
+        "/jobs/j1/checkpoints/details/23": {"tasks": {"v1": {}, "v2": {}}},
+        "/jobs/j1/checkpoints/details/23/subtasks/v1": {"subtasks": [subtask(22, 839, 38), subtask(5, 100, 40)]},
+        "/jobs/j1/checkpoints/details/23/subtasks/v2": {"subtasks": [subtask(9, 35, 18)]},
+    }
+    monkeypatch.setattr(stream_latency, "rest_json", lambda base, path, timeout_s=5: pages[path])
+    delays, times = stream_latency.barrier_delays("http://127.0.0.1:1")
+    assert delays == {"Source: raw": 9, "turbine-rules": 22}
+    assert list(times) == ["Source: raw", "turbine-rules"]  # the slowest last
+    assert times["turbine-rules"] == {"end_to_end": 839, "barrier_delay": 22, "sync": 40, "async": 1}
 
 
 def _repo(tmp_path: Path) -> Path:
