@@ -2,7 +2,7 @@
 Kafka (read_committed, so after the checkpoint that commits it), and a window's close to its Postgres row.
 
     python -m bench.stream_latency [--rate 5000] [--seconds 90] [--runs 3] [--checkpoint-ms 1000]
-        [--flink-conf KEY=VALUE ...] [--out FILE]
+        [--checkpoint-min-pause-ms N] [--watermark-bound-s 5] [--flink-conf KEY=VALUE ...] [--out FILE]
 
 Turbines send every channel once a second at event time = now; every few seconds one turbine's
 gearbox temperature jumps (a z-score alert). An alert's latency is the time its RAISED record
@@ -10,7 +10,8 @@ became readable on Kafka minus the time the spiking reading was sent. A window's
 moment event time passed its end plus the watermark bound (--watermark-bound-s); its latency is the Postgres row's
 updated_at minus that. Each run is a fresh pipeline; the medians over runs are reported, with each
 run's figures and, per operator, how long the barrier of a checkpoint under load took to reach it
-(the queue in front of it). Writes bench/results/stream_latency.json.
+(the queue in front of it) and that checkpoint's times, with the job's checkpoint durations so far.
+Writes bench/results/stream_latency.json.
 """
 
 from __future__ import annotations
@@ -210,7 +211,8 @@ def one_run(stack: StackSettings, args: argparse.Namespace, run: int) -> dict[st
 def job_args(args: argparse.Namespace, rest_port: int) -> tuple[str, ...]:
     """The job's flags: the bench's bound and Flink settings, and a known REST port to read checkpoints from."""
     conf = [*args.flink_conf, f"rest.port={rest_port}", "rest.bind-address=127.0.0.1"]
-    return ("--watermark-bound-s", str(args.watermark_bound_s), *(a for kv in conf for a in ("--flink-conf", kv)))
+    pause = () if args.checkpoint_min_pause_ms is None else ("--checkpoint-min-pause-ms", str(args.checkpoint_min_pause_ms))
+    return ("--watermark-bound-s", str(args.watermark_bound_s), *pause, *(a for kv in conf for a in ("--flink-conf", kv)))
 
 
 def free_port() -> int:
@@ -230,6 +232,8 @@ def main() -> None:
     p.add_argument("--seconds", type=int, default=90, help="how long the fleet sends, per run (default %(default)s)")
     p.add_argument("--runs", type=int, default=3, help="fresh pipelines, one after another; medians are reported")
     p.add_argument("--checkpoint-ms", type=int, default=1_000, help="the job's checkpoint interval (default %(default)s)")
+    p.add_argument("--checkpoint-min-pause-ms", type=int,
+                   help="the job's least pause between checkpoints (its default 1000; 0 with --checkpoint-ms 500)")
     p.add_argument("--watermark-bound-s", type=float, default=5.0, help="the job's bound on out-of-orderness (seconds)")
     p.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE",
                    help="extra Flink configuration for the job (repeatable)")
@@ -254,7 +258,8 @@ def main() -> None:
     result = {
         "command": "python -m bench.stream_latency " + " ".join(sys.argv[1:]),
         "rate_readings_per_s": runs[0]["rate_readings_per_s"], "seconds": args.seconds, "runs": args.runs,
-        "checkpoint_interval_ms": args.checkpoint_ms, "watermark_bound_s": args.watermark_bound_s,
+        "checkpoint_interval_ms": args.checkpoint_ms, "checkpoint_min_pause_ms": args.checkpoint_min_pause_ms,
+        "watermark_bound_s": args.watermark_bound_s,
         "flink_conf": flink_conf, "job_env": job_environment(),
         "python_workers": os.environ.get("_python_worker_execution_mode", "process"),
         "median_of_runs": {

@@ -88,7 +88,7 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     conf.set_string("execution.checkpointing.dir", settings.checkpoint_dir.resolve().as_uri())
     conf.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
     conf.set_string("execution.checkpointing.num-retained", "3")
-    conf.set_string("execution.checkpointing.min-pause", "1000")
+    conf.set_string("execution.checkpointing.min-pause", str(settings.checkpoint_min_pause_ms))
     # 0 (the default): a failed checkpoint restarts the job from the last good one. N > 0 rides out N failures in
     # a row (a full disk) without a restart: nothing is committed meanwhile, and the next good checkpoint commits
     conf.set_string("execution.checkpointing.tolerable-failed-checkpoints", str(settings.tolerable_failed_checkpoints))

@@ -49,6 +49,10 @@ class JobSettings(BaseSettings):
     catalog: dict[str, str]
     checkpoint_dir: Path
     checkpoint_interval_ms: int = 10_000
+    checkpoint_min_pause_ms: int = Field(
+        default=1_000, ge=0,
+        description="least time from one checkpoint's end to the next one's start: with checkpoints every 500 ms "
+                    "for fast alerts, set 0 (the default 1 s would space them by their duration plus 1 s)")
     tolerable_failed_checkpoints: int = Field(
         default=0, description="checkpoints that may fail in a row (a full disk, a slow store) before the job restarts")
     parallelism: int = 1

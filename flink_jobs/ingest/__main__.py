@@ -28,7 +28,10 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     p.add_argument("--restore-from", default="auto",
                    help="'auto' (default): the newest retained checkpoint if there is one; 'latest': it must exist; "
                         "'none': no state; or a checkpoint or savepoint path")
-    p.add_argument("--checkpoint-interval-ms", type=int)
+    p.add_argument("--checkpoint-interval-ms", type=int, help="how often the job checkpoints and commits (default 10000)")
+    p.add_argument("--checkpoint-min-pause-ms", type=int,
+                   help="least time between one checkpoint's end and the next one's start (default 1000; 0 lets "
+                        "checkpoints come back to back, for alerts within a checkpoint of their reading)")
     p.add_argument("--parallelism", type=int)
     p.add_argument("--consumer-group")
     p.add_argument("--raw-topic")
@@ -63,7 +66,8 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     stack = StackSettings()
     try:
         settings = JobSettings.from_stack(
-            stack, checkpoint_interval_ms=args.checkpoint_interval_ms, parallelism=args.parallelism,
+            stack, checkpoint_interval_ms=args.checkpoint_interval_ms, checkpoint_min_pause_ms=args.checkpoint_min_pause_ms,
+            parallelism=args.parallelism,
             consumer_group=args.consumer_group, raw_topic=args.raw_topic, dlq_topic=args.dlq_topic,
             aggregates_topic=args.aggregates_topic, alerts_topic=args.alerts_topic, namespace=args.namespace,
             redis_prefix=args.redis_prefix, watermark_bound_s=args.watermark_bound_s, loss_after_ms=args.loss_after_ms,

@@ -67,3 +67,13 @@ def test_an_out_of_range_setting_is_one_clear_error(flag: str, value: str, capsy
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("python -m flink_jobs.ingest: error: --watermark-bound-s: Input should be greater than")
     assert "Traceback" not in err
+
+
+def test_the_checkpoint_pause_is_a_flag_and_a_negative_one_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse(NO_STATE)[0].checkpoint_min_pause_ms == 1_000
+    assert parse([*NO_STATE, "--checkpoint-min-pause-ms", "0"])[0].checkpoint_min_pause_ms == 0
+    with pytest.raises(SystemExit) as exited:
+        parse([*NO_STATE, "--checkpoint-min-pause-ms", "-1"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--checkpoint-min-pause-ms: Input should be greater than or equal to 0 (got -1)" in err, err
