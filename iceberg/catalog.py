@@ -47,7 +47,6 @@ def ensure_table(catalog: SqlCatalog, table: TableDef, identifier: str | None = 
         )
 
 
-
 def committed_row_count(table: Table) -> int:
     """Rows in ``table``'s current snapshot, from its summary (no scan): 0 before the first commit."""
     snap = table.current_snapshot()

@@ -93,11 +93,9 @@ class TurbineRules(KeyedProcessFunction):
 
     def _read(self) -> _Held:
         stored = self._state.value()  # cached for the bundle: read only, every change goes into new objects
-        if stored is None:
+        if stored is None:  # a turbine not seen before; _write always stores all four parts
             return _Held({}, PowerState(), LossState(), {})
-        channels, power, loss, staged = stored[0], stored[1], stored[2], stored[3]
-        return _Held(channels or {}, PowerState(*power) if power is not None else PowerState(),
-                     LossState(*loss) if loss is not None else LossState(), staged or {})
+        return _Held(stored[0], PowerState(*stored[1]), LossState(*stored[2]), stored[3])
 
     def _write(self, held: _Held) -> None:
         self._state.update(Row(held.channels, _to_row(held.power), _to_row(held.loss), held.staged))
@@ -129,8 +127,7 @@ class TurbineRules(KeyedProcessFunction):
         newer = {c: Row(v, event_time) for c, v in good.items()  # state rows come back positional
                  if c not in held.staged or event_time > held.staged[c][1]}
         if channels_changed or power != held.power or loss != held.loss or newer:
-            self._write(_Held(channels if channels_changed else held.channels, power, loss,
-                              {**held.staged, **newer} if newer else held.staged))
+            self._write(_Held(channels, power, loss, {**held.staged, **newer}))
         if timer is not None:  # the telemetry-loss deadline
             ctx.timer_service().register_event_time_timer(timer)
         if good:
