@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,15 +72,22 @@ def test_checkpoint_disk_full_then_freed_keeps_the_oracle(stack: StackSettings, 
     target = f"127.0.0.1:{bridge.port}"
     seen: dict[str, Path | None] = {}
 
-    def disk_full_for_a_while() -> None:
-        print(f"disk full: {fill(small_disk) >> 20} MB of filler")
+    def full_for_a_while() -> None:
         time.sleep(3)  # a checkpoint under way when the disk filled may still complete
         seen["while_full"] = checkpoints.latest(ckpt)
         time.sleep(FULL_FOR_S)
         seen["end_of_full"] = checkpoints.latest(ckpt)
         (small_disk / "filler").unlink()
 
-    full = oracle.MidStreamKill(stack, names, sc, disk_full_for_a_while)
+    # the turbines go on sending while the disk is full: a sender that waited as long would leave every
+    # partition idle, and its burst afterwards could make on-time readings late (oracle.MidStreamKill)
+    freeing = threading.Thread(target=full_for_a_while, name="disk-full", daemon=True)
+
+    def disk_full() -> None:
+        print(f"disk full: {fill(small_disk) >> 20} MB of filler")
+        freeing.start()
+
+    full = oracle.MidStreamKill(stack, names, sc, disk_full)
     try:
         job.start()
         job.wait_submitted()
@@ -89,6 +97,7 @@ def test_checkpoint_disk_full_then_freed_keeps_the_oracle(stack: StackSettings, 
         with Supervisor(job) as supervisor:
             sent = oracle.send_ontime(stack, names, target, sc, on_batch=full)
             full.assert_mid_stream()
+            freeing.join()
             # each restore replays from the last checkpoint before the disk filled, on a cold Python worker: the
             # catch-up took 46 to 70 s here on an idle machine, so allow more than the usual 300 s on a busy one
             problems = oracle.finish(stack, names, target, sc, sent, timeout_s=600)

@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from reliability import faults
 from reliability import scenario as ref
 from reliability.chaos import ChaosReport, ChaosSettings, Injected
+from reliability.oracle import made_late_summary
 
 pytestmark = pytest.mark.unit
 
@@ -89,3 +91,14 @@ def test_a_job_that_never_runs_again_is_a_clear_fault_error(monkeypatch: pytest.
                            readings_table="ns.readings")
     with pytest.raises(faults.FaultError, match="no TaskManager runs tasks of job j"):
         faults._busy_taskmanagers(target)
+
+
+def test_made_late_summary_names_turbines_partitions_and_how_far_behind() -> None:
+    made = pd.DataFrame({
+        "turbine_id": ["T2", "T0", "T2"], "kafka_partition": [3, 1, 3], "event_time_ms": [200_000, 230_000, 260_000],
+        "arrival_watermark": pd.to_datetime([265_000, 265_000, 290_500], unit="ms", utc=True).astype("datetime64[us, UTC]"),
+    })
+    line = made_late_summary(made)
+    assert line.startswith("3 on-time readings were judged late: turbines ['T0', 'T2'], kafka partitions [1, 3]")
+    assert "event time 200000 to 260000" in line
+    assert line.endswith("behind the watermark by 30.5 to 65.0 s")
