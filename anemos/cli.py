@@ -98,12 +98,17 @@ def bridge(
     listen: Annotated[Optional[str], typer.Option(help="host:port to serve gRPC on")] = None,
     plaintext: Annotated[bool, typer.Option("--plaintext", help="no TLS, no gateway identity: loopback development only")] = False,
     metrics_port: Annotated[Optional[int], typer.Option(help="serve Prometheus /metrics on 127.0.0.1:PORT")] = None,
+    heartbeat_interval_s: Annotated[Optional[float], typer.Option(
+        min=0, help="seconds between heartbeats to quiet partitions of the raw topic; 0 turns them off (default 1)")] = None,
+    heartbeat_quiet_s: Annotated[Optional[float], typer.Option(
+        min=0.001, help="a partition without a record this long gets heartbeats (default 2)")] = None,
 ) -> None:
     """Serve the edge bridge (gRPC IngestService, mTLS) until SIGTERM; drains in-flight batches."""
     from edge_bridge.server import serve
     from edge_bridge.settings import BridgeSettings
 
-    serve(BridgeSettings.from_stack(StackSettings(), listen=listen, plaintext=plaintext or None, metrics_port=metrics_port))
+    serve(BridgeSettings.from_stack(StackSettings(), listen=listen, plaintext=plaintext or None, metrics_port=metrics_port,
+                                    heartbeat_interval_s=heartbeat_interval_s, heartbeat_quiet_s=heartbeat_quiet_s))
 
 
 certs_app = typer.Typer(help="The development PKI: a local CA, the bridge certificate, edge certificates.", no_args_is_help=True)

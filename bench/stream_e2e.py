@@ -36,6 +36,7 @@ from anemos import platform
 from bench import describe, job_environment
 from anemos.runner import IngestJob, JobFailedError
 from edge_bridge import simulator
+from edge_bridge.heartbeat import is_heartbeat
 from edge_bridge.proto import ingest_pb2 as pb
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
@@ -66,7 +67,7 @@ def baseline_rate(stack: StackSettings, topic: str, n: int) -> float:
     try:
         while seen < n:
             for msg in consumer.consume(1000, timeout=1.0):
-                if msg.error():
+                if msg.error() or is_heartbeat(msg.key()):
                     continue
                 if not started:
                     started = time.perf_counter()

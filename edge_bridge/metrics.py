@@ -23,4 +23,11 @@ class BridgeMetrics:
             "anemos_bridge_produce_seconds", "from produce to Kafka's acknowledgement of a whole batch",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=self.registry,
         )
+        self.heartbeats = Counter(
+            "anemos_bridge_heartbeats", "heartbeats sent to quiet partitions of the raw topic", registry=self.registry
+        )
+        self.fleet_event_time = Gauge(
+            "anemos_bridge_fleet_event_time_ms", "latest event time of a reading Kafka acknowledged (heartbeats carry it)",
+            registry=self.registry,
+        )
         self.in_flight = Gauge("anemos_bridge_batches_in_flight", "batches being handled", registry=self.registry)

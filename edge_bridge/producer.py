@@ -12,13 +12,14 @@ import io
 import logging
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import fastavro
 from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 import schemas
+from edge_bridge.heartbeat import FleetClock
 from edge_bridge.schema import subject
 from edge_bridge.topics import DLQ, RAW
 from udfs.records import Reading
@@ -73,10 +74,11 @@ def reading_writer(registry: SchemaRegistryClient, topic: str) -> FramedAvroWrit
 class Delivery:
     """Delivery reports of one batch: counts down, remembers the first error, wakes the waiter."""
 
-    __slots__ = ("_remaining", "_lock", "_done", "error")
+    __slots__ = ("_remaining", "_lock", "_done", "error", "_clock")
 
-    def __init__(self, expected: int) -> None:
+    def __init__(self, expected: int, clock: FleetClock | None = None) -> None:
         self._remaining = expected
+        self._clock = clock
         self._lock = threading.Lock()
         self._done = threading.Event()
         self.error: ProduceError | None = None
@@ -91,6 +93,12 @@ class Delivery:
             if self._remaining == 0:
                 self._done.set()
 
+    def reading(self, err: KafkaError | None, msg: Message) -> None:
+        """The report of a reading: the fleet clock learns its partition and event time once Kafka has it."""
+        if err is None and self._clock is not None:
+            self._clock.delivered(msg.partition(), msg.timestamp()[1])
+        self(err, msg)
+
     @property
     def pending(self) -> int:
         return self._remaining
@@ -104,6 +112,7 @@ class ReadingProducer:
 
     def __init__(self, bootstrap: str, registry: SchemaRegistryClient, raw_topic: str = RAW, dlq_topic: str = DLQ) -> None:
         self._producer = Producer(producer_config(bootstrap))
+        self.clock = FleetClock()  # what the heartbeats of the raw topic's quiet partitions carry
         self._write = reading_writer(registry, raw_topic)
         self._raw, self._dlq = raw_topic, dlq_topic
         self._closing = threading.Event()
@@ -114,7 +123,12 @@ class ReadingProducer:
         while not self._closing.is_set():
             self._producer.poll(0.05)
 
-    def _produce(self, topic: str, key: bytes, value: bytes, on_delivery: Delivery, timestamp: int = 0) -> None:
+    @property
+    def producer(self) -> Producer:
+        return self._producer
+
+    def _produce(self, topic: str, key: bytes, value: bytes, on_delivery: Callable[[KafkaError | None, Message], None],
+                 timestamp: int = 0) -> None:
         while True:
             try:
                 self._producer.produce(topic, value, key, on_delivery=on_delivery, timestamp=timestamp)
@@ -125,11 +139,11 @@ class ReadingProducer:
 
     def send(self, readings: Sequence[Reading], dead_letters: Sequence[tuple[str, bytes]]) -> Delivery:
         """Produce a batch's readings and dead letters; the Delivery tells when Kafka has them all."""
-        delivery = Delivery(len(readings) + len(dead_letters))
-        write, raw = self._write, self._raw
+        delivery = Delivery(len(readings) + len(dead_letters), self.clock)
+        write, raw, reading = self._write, self._raw, delivery.reading
         for r in readings:
             # the record timestamp is the event time: the stream job's watermarks are made from it
-            self._produce(raw, r.turbine_id.encode(), write(r.to_avro()), delivery, r.event_time)
+            self._produce(raw, r.turbine_id.encode(), write(r.to_avro()), reading, r.event_time)
         for key, payload in dead_letters:
             self._produce(self._dlq, key.encode(), payload, delivery)
         return delivery

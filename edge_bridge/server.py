@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
 from edge_bridge.directory import EdgeDirectory
+from edge_bridge.heartbeat import Heartbeats
 from edge_bridge.limits import RateLimiter
 from edge_bridge.metrics import BridgeMetrics
 from edge_bridge.producer import ReadingProducer
@@ -67,9 +68,19 @@ class Bridge:
         else:
             self.port = self.server.add_secure_port(settings.listen, server_credentials(settings))
         self.metrics_port: int | None = None
+        self.heartbeats: Heartbeats | None = None
+        if settings.heartbeat_interval_s > 0:
+            self.heartbeats = Heartbeats(self.producer.producer, settings.raw_topic, self.producer.clock,
+                                         settings.heartbeat_interval_s, settings.heartbeat_quiet_s, on_sent=self._sent_heartbeats)
+
+    def _sent_heartbeats(self, n: int) -> None:
+        self.metrics.heartbeats.inc(n)
+        self.metrics.fleet_event_time.set(self.producer.clock.event_time_ms or 0)
 
     def start(self) -> "Bridge":
         self.server.start()
+        if self.heartbeats is not None:
+            self.heartbeats.start()
         if self.settings.metrics_port is not None:
             http, _thread = start_http_server(self.settings.metrics_port, addr="127.0.0.1", registry=self.metrics.registry)
             self.metrics_port = http.server_port
@@ -78,12 +89,16 @@ class Bridge:
         self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         mode = "plaintext, loopback development mode" if self.settings.plaintext else "mTLS, client certificates required"
         host = self.settings.listen.rsplit(":", 1)[0]
-        log.info("edge bridge listening on %s:%d (%s); metrics on %s", host, self.port, mode, self.metrics_port or "off")
+        beats = (f"heartbeats every {self.settings.heartbeat_interval_s:g}s to partitions quiet for "
+                 f"{self.settings.heartbeat_quiet_s:g}s" if self.heartbeats else "no heartbeats")
+        log.info("edge bridge listening on %s:%d (%s); metrics on %s; %s", host, self.port, mode, self.metrics_port or "off", beats)
         return self
 
     def stop(self, grace_s: float = 30.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace_s).wait()
+        if self.heartbeats is not None:
+            self.heartbeats.stop()
         left = self.producer.close()
         if self.metrics_port is not None:
             self._metrics_http.shutdown()

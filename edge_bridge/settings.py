@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stack.settings import StackSettings, file_sources
@@ -33,6 +33,9 @@ class BridgeSettings(BaseSettings):
     # turbine registry used to authorize gateways (Postgres DSN)
     registry_dsn: str | None = None
     metrics_port: int | None = None
+    # heartbeats to the raw topic's quiet partitions (edge_bridge/heartbeat.py); 0 turns them off
+    heartbeat_interval_s: float = Field(default=1.0, ge=0)
+    heartbeat_quiet_s: float = Field(default=2.0, gt=0, description="a partition without a record this long gets heartbeats")
 
     settings_customise_sources = file_sources("bridge")
 

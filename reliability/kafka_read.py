@@ -7,9 +7,13 @@ import uuid
 
 from confluent_kafka import Consumer, Message
 
+from edge_bridge.heartbeat import is_heartbeat
 
-def read_all(bootstrap: str, topic: str, expected: int | None = None, timeout_s: float = 30.0) -> list[Message]:
-    """Every committed record of ``topic``; stops at ``expected`` records, or after a quiet spell."""
+
+def read_all(bootstrap: str, topic: str, expected: int | None = None, timeout_s: float = 30.0,
+             heartbeats: bool = False) -> list[Message]:
+    """Every committed record of ``topic``; stops at ``expected`` records, or after a quiet spell. The bridge's
+    heartbeats (edge_bridge/heartbeat.py) are left out unless ``heartbeats``: they are not records of the data."""
     consumer = Consumer({
         "bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}", "auto.offset.reset": "earliest",
         "enable.auto.commit": False, "isolation.level": "read_committed",
@@ -25,7 +29,7 @@ def read_all(bootstrap: str, topic: str, expected: int | None = None, timeout_s:
                 if expected is None and out and time.monotonic() - quiet_since > 3:
                     break
                 continue
-            if msg.error():
+            if msg.error() or (not heartbeats and is_heartbeat(msg.key())):
                 continue
             out.append(msg)
             quiet_since = time.monotonic()

@@ -19,7 +19,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from pyiceberg.expressions import In
 
 from anemos.platform import Names
-from anemos.runner import wait_for_rows
+from anemos.runner import IngestJob, wait_for_rows
 from edge_bridge import simulator
 from edge_bridge.registry import register
 from edge_bridge.server import Bridge
@@ -76,29 +76,40 @@ class MidStreamKill:
     kill: Callable[[], object]
     wait_commit_at: int = 6  # batches of 500 readings: the kill lands mid-stream, after a commit
     kill_at: int = 14
-    pace_s: float = 2.0
     batches: int = 0
-    committed: bool = False
     rows_at_kill: int | None = None
 
     def __call__(self, _n: int) -> None:
         self.batches += 1
-        # Paced until the first commit, not stopped: a fleet silent for longer than the job's idle timeout
-        # (10 s) leaves every partition idle, and in the burst that follows, the partition the job reads first
-        # alone sets the watermark, which may pass windows the others' readings are still on their way to.
-        # That is idleness as Flink defines it (README, Event time), not a fault; a waiting sender caused it
-        # here once (on-time readings of two turbines judged late in test_savepoint_upgrade).
-        if self.wait_commit_at <= self.batches < self.kill_at and not self.committed:
-            self.committed = bool(wait_for_rows(self.stack, self.names.readings_table, 1, timeout_s=self.pace_s))
+        # the sender waits here, often for longer than the job's idle timeout: the bridge's heartbeats keep
+        # every partition at the event time the fleet stopped at (tests/flink/test_fleet_silence.py)
+        if self.batches == self.wait_commit_at:
+            wait_for_rows(self.stack, self.names.readings_table, 1, timeout_s=240)
         if self.batches == self.kill_at:
-            if not self.committed:
-                wait_for_rows(self.stack, self.names.readings_table, 1, timeout_s=240)
             self.kill()
             self.rows_at_kill = len(_scan(self.stack, self.names, "readings", "turbine_id", self.sc.turbine_ids))
 
     def assert_mid_stream(self) -> None:
         assert self.rows_at_kill is not None and 0 < self.rows_at_kill < len(self.sc.ontime), \
             f"kill was not mid-stream: {self.rows_at_kill} rows stored"
+
+
+def with_fault_mid_stream(stack: StackSettings, names: Names, sc: ref.Scenario, job: IngestJob, bridge: Bridge,
+                          fault: Callable[[], object], after_send: Callable[[], object] = lambda: None) -> list[str]:
+    """The local job started, the scenario sent through ``bridge`` with ``fault`` mid-stream (after a first
+    commit), ``after_send``, then the strict oracle; the job and the bridge are stopped whatever happens."""
+    target = f"127.0.0.1:{bridge.port}"
+    hook = MidStreamKill(stack, names, sc, fault)
+    try:
+        job.start()
+        job.wait_submitted()
+        sent = send_ontime(stack, names, target, sc, on_batch=hook)
+        hook.assert_mid_stream()
+        after_send()
+        return finish(stack, names, target, sc, sent)
+    finally:
+        job.stop()
+        bridge.stop()
 
 
 def send_ontime(stack: StackSettings, names: Names, target: str, sc: ref.Scenario,
@@ -316,11 +327,14 @@ def verify(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent, fau
 
 def made_late_summary(made: pd.DataFrame) -> str:
     """One line on on-time readings the job judged late: where they came from and how far behind they were."""
-    watermark_ms = (pd.to_datetime(made.arrival_watermark, utc=True) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
-    behind_s = (watermark_ms - made.event_time_ms) / 1000
+    def ms(column: pd.Series) -> pd.Series:
+        return (pd.to_datetime(column, utc=True) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+
+    event_ms = ms(made.event_time)
+    behind_s = (ms(made.arrival_watermark) - event_ms) / 1000
     return (f"{len(made)} on-time readings were judged late: turbines {sorted(made.turbine_id.unique())}, "
             f"kafka partitions {sorted(int(p) for p in made.kafka_partition.unique())}, "
-            f"event time {made.event_time_ms.min()} to {made.event_time_ms.max()}, "
+            f"event time {event_ms.min()} to {event_ms.max()}, "
             f"behind the watermark by {behind_s.min():.1f} to {behind_s.max():.1f} s")
 
 

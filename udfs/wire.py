@@ -19,6 +19,14 @@ from udfs.validation import Limits, validate
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
 
+#: the key of the bridge's heartbeats on the raw topic (edge_bridge/heartbeat.py): empty records whose only
+#: content is their timestamp. Never a turbine id, the key of every reading: those start with a letter or digit.
+HEARTBEAT_KEY = b"~heartbeat"
+
+
+def is_heartbeat(key: bytes | None) -> bool:
+    return key == HEARTBEAT_KEY
+
 #: validation inside the pipeline checks identity, channel and value, not wall-clock age:
 #: the bridge already checked time at arrival, and a replay must decode the same way.
 PIPELINE_LIMITS = Limits(max_age_ms=2**62, max_skew_ms=2**62)

@@ -1,6 +1,7 @@
 """The telemetry job, one Flink job from telemetry.raw to every sink.
 
-    telemetry.raw (bytes; per-partition watermarks on the record timestamp)
+    telemetry.raw (bytes; per-partition watermarks on the record timestamp, the bridge's heartbeats included,
+                   then dropped)
       -> decode (a pandas map over Arrow batches), enriched from the registry -> dead letters: telemetry.dlq, wind.rejected
       -> dedupe by msg_id (Flink SQL, keyed state with TTL)
       -> late or on time (Flink SQL, split_late.sql)  -> late readings: wind.late_readings (+ metric late_readings)
@@ -32,6 +33,7 @@ from flink_jobs.ingest.sinks import PostgresUpsert
 from flink_jobs.ingest.turbine import CountLate, TurbineRules
 from flink_jobs.ingest.types import ALERT_ROW, Types
 from udfs.lateness import FINEST_WINDOW_MS
+from udfs.wire import HEARTBEAT_KEY
 
 TURBINE_AGG_COLUMNS = ["turbine_id", "sensor_id", "window_start", "window_end", "sensor_type", "site_id", "sample_count",
                        "avg_value", "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage", "version"]
@@ -57,6 +59,7 @@ def sql_params(settings: JobSettings) -> dict[str, object]:
         "watermark_bound_s": f"{settings.watermark_bound_s:.3f}",  # an SQL interval literal, to the millisecond
         "sample_interval_ms": settings.sample_interval_ms,
         "finest_window_ms": FINEST_WINDOW_MS,  # lateness in SQL by the rule of udfs.lateness.is_late
+        "heartbeat_key": HEARTBEAT_KEY.decode(),
     }
 
 
@@ -78,7 +81,7 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
     # decoding, vectorized: Arrow batches of raw records cross into Python, rows of readings or dead letters
     # come back (one Python crossing per batch); the rest of the path is the JVM's until the rules
     decode = decode_batches(settings.registry_url, settings.postgres_dsn, settings.registry_refresh_s)
-    raw = t_env.from_path("raw_readings")  # read once: only the decoder reads it
+    raw = t_env.from_path("raw_records")  # read once: only the decoder reads it (heartbeats left out)
     results = t_env.to_data_stream(
         raw.map(decode(col("record_value"), col("source_topic"), col("source_partition"), col("source_offset")))
     )

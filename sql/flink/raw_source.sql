@@ -30,3 +30,13 @@ CREATE TEMPORARY TABLE raw_readings (
   'value.format' = 'raw',
   'value.fields-include' = 'EXCEPT_KEY'
 );
+
+-- The bridge's heartbeats (edge_bridge/heartbeat.py): empty records keyed '~heartbeat', one a second on
+-- each partition that has had no record for 2 s, stamped with the fleet's latest event time. The source
+-- has made its per-partition watermarks from their timestamps; past it they are not records. A record
+-- without a key is still a record (it may be poison, and becomes a dead letter). Not written as
+-- `record_key IS NULL OR record_key <> ...`: Flink 2.0.2's planner keeps the heartbeats with that filter
+-- (a VALUES table shows it: the same comparison is FALSE in a projection), and they became dead letters.
+CREATE TEMPORARY VIEW raw_records AS
+SELECT * FROM raw_readings
+WHERE record_key IS DISTINCT FROM CAST('${heartbeat_key}' AS BYTES);

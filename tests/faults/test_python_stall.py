@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from anemos.platform import Names
+from anemos.runner import IngestJob
 from flink_jobs.common.settings import JobSettings
 from reliability import oracle
 from reliability import scenario as ref
@@ -29,13 +30,14 @@ class Stall:
     """Stops every Python worker of the job's session, and continues them ``hold_s`` later from a thread
     of its own, so the sender goes on meanwhile."""
 
-    def __init__(self, session: int, hold_s: float) -> None:
-        self.session, self.hold_s = session, hold_s
+    def __init__(self, job: IngestJob, hold_s: float) -> None:
+        self.job, self.hold_s = job, hold_s
         self.stopped: list[int] = []
         self.thread = threading.Thread(target=self._resume, name="stall", daemon=True)
 
     def __call__(self) -> None:
-        for pid in python_workers(self.session):
+        assert self.job.proc is not None
+        for pid in python_workers(self.job.proc.pid):  # the job process leads its own session
             os.kill(pid, signal.SIGSTOP)
             self.stopped.append(pid)
         assert self.stopped, "the job has no Python worker to stall"
@@ -46,9 +48,6 @@ class Stall:
         for pid in self.stopped:
             os.kill(pid, signal.SIGCONT)
 
-    def join(self) -> None:
-        self.thread.join()
-
 
 def test_python_workers_stalled_past_the_idle_timeout_turn_nothing_late(stack: StackSettings, names: Names,
                                                                          tmp_path: Path) -> None:
@@ -56,19 +55,6 @@ def test_python_workers_stalled_past_the_idle_timeout_turn_nothing_late(stack: S
     oracle.register_scenario(stack, sc)
     bridge = oracle.local_bridge(stack, names)
     job = new_job(stack, names, tmp_path, extra_args=("--loss-after-ms", str(ref.LOSS_AFTER_MS)))
-    target = f"127.0.0.1:{bridge.port}"
-    hold_s = JobSettings.model_fields["idle_timeout_s"].default + 8
-    try:
-        job.start()
-        job.wait_submitted()
-        assert job.proc is not None
-        stall = Stall(job.proc.pid, hold_s)
-        hook = oracle.MidStreamKill(stack, names, sc, stall)
-        sent = oracle.send_ontime(stack, names, target, sc, on_batch=hook)
-        hook.assert_mid_stream()
-        stall.join()
-        problems = oracle.finish(stack, names, target, sc, sent)
-    finally:
-        job.stop()
-        bridge.stop()
+    stall = Stall(job, JobSettings.model_fields["idle_timeout_s"].default + 8)
+    problems = oracle.with_fault_mid_stream(stack, names, sc, job, bridge, stall, after_send=stall.thread.join)
     assert problems == [], "\n".join(problems)

@@ -9,6 +9,7 @@ import pytest
 from anemos.platform import Names
 from edge_bridge.proto import ingest_pb2 as pb
 from edge_bridge.proto import ingest_pb2_grpc as pb_grpc
+from edge_bridge.heartbeat import HEARTBEAT_KEY
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from stack.settings import StackSettings
@@ -98,3 +99,29 @@ def test_msg_id_in_kafka_matches_the_edge_identity(stack: StackSettings, names: 
     de = AvroDeserializer(SchemaRegistryClient({"url": stack.registry_url}))
     rec = de(msg.value(), SerializationContext(names.raw_topic, MessageField.VALUE))
     assert rec["msg_id"] == msg_id("T5", "gbx", now) and rec["edge_id"] == "edge-b" and rec["value"] == 55.0
+
+
+def test_quiet_partitions_get_heartbeats_with_the_fleets_event_time(stack: StackSettings, names: Names, bridge: Bridge) -> None:
+    # nothing acknowledged yet: no event time to give, so no heartbeat
+    time.sleep(2.5)
+    assert read_all(stack.kafka_bootstrap, names.raw_topic, timeout_s=4, heartbeats=True) == []
+    now = int(time.time() * 1000)
+    readings = [pb.SensorReading(turbine_id="T7", sensor_id="s1", sensor_type="WMET.HorWdSpd", ts_unix_ms=now - 60_000 + i, value=7.5)
+                for i in range(20)]
+    with grpc.insecure_channel(f"127.0.0.1:{bridge.port}") as ch:
+        ack = pb_grpc.IngestServiceStub(ch).SendTelemetryBatch(pb.TelemetryBatch(batch_id="hb", edge_id="edge-h", readings=readings), timeout=30)
+    assert ack.accepted == 20
+    time.sleep(3.5)  # the turbine's own partition, quiet for 2 s, gets them too
+    records = read_all(stack.kafka_bootstrap, names.raw_topic, timeout_s=10, heartbeats=True)
+    beats = [m for m in records if m.key() == HEARTBEAT_KEY]
+    (reading_partition,) = {m.partition() for m in records if m.key() == b"T7"}
+    assert len(records) - len(beats) == 20
+    assert {m.partition() for m in beats} == {0, 1, 2, 3}
+    assert {m.timestamp()[1] for m in beats} == {now - 60_000 + 19}  # the latest event time, not the wall clock
+    assert all(m.value() == b"" for m in beats)
+    # in the readings' partition, no heartbeat came before the readings it follows
+    ordered = [m for m in records if m.partition() == reading_partition]
+    assert [m.key() for m in ordered[:20]] == [b"T7"] * 20
+    assert bridge.metrics.heartbeats._value.get() >= len(beats)
+    # readers of the data leave heartbeats out
+    assert len(read_all(stack.kafka_bootstrap, names.raw_topic, expected=20, timeout_s=10)) == 20

@@ -95,7 +95,8 @@ def test_a_job_that_never_runs_again_is_a_clear_fault_error(monkeypatch: pytest.
 
 def test_made_late_summary_names_turbines_partitions_and_how_far_behind() -> None:
     made = pd.DataFrame({
-        "turbine_id": ["T2", "T0", "T2"], "kafka_partition": [3, 1, 3], "event_time_ms": [200_000, 230_000, 260_000],
+        "turbine_id": ["T2", "T0", "T2"], "kafka_partition": [3, 1, 3],
+        "event_time": pd.to_datetime([200_000, 230_000, 260_000], unit="ms", utc=True).astype("datetime64[ms, UTC]"),
         "arrival_watermark": pd.to_datetime([265_000, 265_000, 290_500], unit="ms", utc=True).astype("datetime64[us, UTC]"),
     })
     line = made_late_summary(made)
