@@ -36,7 +36,6 @@ from anemos import platform
 from bench import describe, job_environment
 from anemos.runner import IngestJob, JobFailedError
 from edge_bridge import simulator
-from edge_bridge.heartbeat import is_heartbeat
 from edge_bridge.proto import ingest_pb2 as pb
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
@@ -44,7 +43,7 @@ from flink_jobs.common.settings import JobSettings, flink_conf_items
 from reliability.pipeline import committed_rows
 from stack import manager
 from stack.settings import StackSettings
-from udfs.wire import ReadingDecoder
+from udfs.wire import ReadingDecoder, is_heartbeat
 
 WINDOW_MS = 60_000
 RESULTS = Path(__file__).resolve().parent / "results" / "stream_e2e.json"

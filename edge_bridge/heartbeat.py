@@ -12,7 +12,7 @@ with the latest event time of any reading Kafka acknowledged from this bridge. A
 follows the fleet within about ``quiet_s``, instead of the idle timeout; and a silent fleet keeps every
 partition active at the event time it stopped at, so the burst after it is held to the slowest
 partition, as it should be. A heartbeat is never a reading: consumers of the raw topic skip records
-with this key (the job in sql/flink/raw_source.sql, the test and bench readers through ``is_heartbeat``).
+with this key (the job in sql/flink/raw_source.sql, the test and bench readers through udfs.wire.is_heartbeat).
 
 Only partitions that are quiet get one: a partition with readings, however late they are, keeps its
 own event time. With several bridges, each stamps its own latest event time, so a bridge whose edges
@@ -29,9 +29,7 @@ from collections.abc import Callable
 
 from confluent_kafka import KafkaException, Producer
 
-from udfs.wire import HEARTBEAT_KEY, is_heartbeat
-
-__all__ = ["HEARTBEAT_KEY", "FleetClock", "Heartbeats", "is_heartbeat"]
+from udfs.wire import HEARTBEAT_KEY
 
 log = logging.getLogger(__name__)
 

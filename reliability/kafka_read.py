@@ -7,7 +7,7 @@ import uuid
 
 from confluent_kafka import Consumer, Message
 
-from edge_bridge.heartbeat import is_heartbeat
+from udfs.wire import is_heartbeat
 
 
 def read_all(bootstrap: str, topic: str, expected: int | None = None, timeout_s: float = 30.0,

@@ -9,12 +9,12 @@ import pytest
 from anemos.platform import Names
 from edge_bridge.proto import ingest_pb2 as pb
 from edge_bridge.proto import ingest_pb2_grpc as pb_grpc
-from edge_bridge.heartbeat import HEARTBEAT_KEY
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from stack.settings import StackSettings
 from reliability.kafka_read import read_all
 from udfs.identity import msg_id
+from udfs.wire import HEARTBEAT_KEY
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from edge_bridge.heartbeat import HEARTBEAT_KEY, FleetClock, Heartbeats, is_heartbeat
+from edge_bridge.heartbeat import FleetClock, Heartbeats
 from udfs.validation import ID_PATTERN
+from udfs.wire import HEARTBEAT_KEY, is_heartbeat
 
 pytestmark = pytest.mark.unit
 
