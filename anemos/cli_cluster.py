@@ -174,6 +174,9 @@ def chaos(
                                         "kafka-kill, kafka-kill-at-commit, postgres-stop, s3-stop, redis-kill")] = "all",
     gap_min: Annotated[float, typer.Option(min=5, help="least seconds between faults")] = 30,
     gap_max: Annotated[float, typer.Option(min=5, help="most seconds between faults")] = 60,
+    idle_timeout_s: Annotated[Optional[int], typer.Option(
+        min=1, help="the job's idle timeout (default: the job's, 120 s); 10 shows how a broker kill made readings late "
+                    "before")] = None,
     results: Annotated[Optional[Path], typer.Option(help="write the report here (JSON)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -188,11 +191,13 @@ def chaos(
         raise typer.BadParameter(str(exc), param_hint="--faults") from None
     if gap_max < gap_min:
         raise typer.BadParameter("must be at least --gap-min", param_hint="--gap-max")
-    settings = chaos_run.ChaosSettings(minutes=minutes, seed=seed, faults=chosen, gap_s=(gap_min, gap_max))
+    settings = chaos_run.ChaosSettings(minutes=minutes, seed=seed, faults=chosen, gap_s=(gap_min, gap_max),
+                                       idle_timeout_s=idle_timeout_s)
     say = (lambda _m: None) if as_json else (lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
     report = chaos_run.run(StackSettings(), settings, on_event=say)
     command = " ".join(["anemos chaos", f"--minutes {minutes:g}", f"--seed {seed}", f"--faults {faults}",
-                        f"--gap-min {gap_min:g}", f"--gap-max {gap_max:g}"])
+                        f"--gap-min {gap_min:g}", f"--gap-max {gap_max:g}",
+                        *([f"--idle-timeout-s {idle_timeout_s}"] if idle_timeout_s is not None else [])])
     path = chaos_run.write_results(report, command, results or chaos_run.RESULTS)
     emit(report.to_dict(), as_json, _chaos_tables(report, path))
     if not report.ok:

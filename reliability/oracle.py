@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import time
@@ -163,11 +162,11 @@ def close_windows_then_send_late(stack: StackSettings, target: str, sc: ref.Scen
 
 
 def finish(stack: StackSettings, names: Names, target: str, sc: ref.Scenario, sent: Sent,
-           faults_may_make_late: bool = False, timeout_s: float = 300) -> list[str]:
+           timeout_s: float = 300) -> list[str]:
     """Close the windows, send the late readings, wait for every sink (``timeout_s`` each), then check them all."""
     close_windows_then_send_late(stack, target, sc, sent, timeout_s)
     wait_for_sinks(stack, names, sc, sent, timeout_s)
-    return verify(stack, names, sc, sent, faults_may_make_late)
+    return verify(stack, names, sc, sent)
 
 
 def made_late(stack: StackSettings, names: Names, sc: ref.Scenario) -> set[str]:
@@ -218,13 +217,11 @@ def _compare(name: str, want: pd.DataFrame, got: dict[tuple[Any, ...], dict[str,
     return problems
 
 
-def verify(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent, faults_may_make_late: bool = False) -> list[str]:
+def verify(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent) -> list[str]:
     """Oracle points (a) to (f) of RELIABILITY.md over Iceberg, Postgres, Redis and Kafka.
 
-    Strict by default: the late rows are exactly the readings sent late. With ``faults_may_make_late`` (the chaos
-    runner), on-time readings the job found behind its watermark after a fault are allowed in the late rows,
-    once each, and the reference is computed over what the job judged on time; every other point is unchanged,
-    so nothing may be lost or doubled, and (f) still counts every reading.
+    Strict, whatever faults came before: the late rows are exactly the readings sent late, and the windows,
+    alerts and last-known-good values are the reference's over every reading sent on time.
     """
     problems: list[str] = []
     turbines = sc.turbine_ids
@@ -237,15 +234,8 @@ def verify(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent, fau
                         f"missing {len(v - set(raw.msg_id))}, unexpected {len(set(raw.msg_id) - v)}")
     # late rows are exactly the readings sent after their windows fired
     late = _scan(stack, names, "late_readings", "turbine_id", turbines)
-    extra = set(late.msg_id) - late_ids if faults_may_make_late else set()
-    if sorted(late.msg_id) != sorted(late_ids | extra) or not extra <= v:
-        problems.append(f"late: {len(late)} rows, {late.msg_id.nunique()} distinct, expected the {len(late_ids)} sent late"
-                        + (f" and {len(extra)} made late by faults" if extra else ""))
-    # the rules judge a reading only if it reaches them ahead of their own watermark, which the sinks do not
-    # record: alerts and last-known-good of a turbine with readings made late are checked for duplicates only
-    affected = set(late[late.msg_id.isin(extra)].turbine_id) if extra else set()
-    if extra:  # the reference windows count what the job's windows counted
-        sc = dataclasses.replace(sc, ontime=[r for r in sc.ontime if ref.ids([r]).isdisjoint(extra)])
+    if sorted(late.msg_id) != sorted(late_ids):
+        problems.append(f"late: {len(late)} rows, {late.msg_id.nunique()} distinct, expected the {len(late_ids)} sent late")
     # (b) aggregates in Iceberg and Postgres
     ontime = ref.frame(sc.ontime)
     want = {
@@ -279,13 +269,10 @@ def verify(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent, fau
         problems.append("(c) a dead letter without its Kafka origin")
     # (d) alerts: equal the reference, no duplicates, in Iceberg and on Kafka
     keyed, lkg = ref.alerts_and_lkg(sc)
-    keyed = {k for k in keyed if k[0] not in affected}
-    lkg = {tid: channels for tid, channels in lkg.items() if tid not in affected}
     want_ids = ref.alert_ids(keyed)
-    all_ice_alerts = _scan(stack, names, "alerts", "turbine_id", turbines)
-    if len(all_ice_alerts) != all_ice_alerts.alert_id.nunique():
+    ice_alerts = _scan(stack, names, "alerts", "turbine_id", turbines)
+    if len(ice_alerts) != ice_alerts.alert_id.nunique():
         problems.append("(d) Iceberg alerts: an alert stored twice")
-    ice_alerts = all_ice_alerts[~all_ice_alerts.turbine_id.isin(affected)]
     if sorted(ice_alerts.alert_id) != sorted(want_ids):
         got_keys = {(r["turbine_id"], r["sensor_id"], r["rule"], r["status"], _ms(r["event_time"]))
                     for r in ice_alerts.to_dict("records")}
@@ -294,9 +281,9 @@ def verify(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent, fau
     kafka_alerts = [json.loads(m.value()) for m in read_all(stack.kafka_bootstrap, names.alerts_topic, timeout_s=30)]
     kafka_ids = Counter(a["alert_id"] for a in kafka_alerts if a["turbine_id"] in turbines)
     # Kafka holds each alert once, and the same alerts as Iceberg (so, with the check above, the reference)
-    if max(kafka_ids.values(), default=1) != 1 or set(kafka_ids) != set(all_ice_alerts.alert_id):
+    if max(kafka_ids.values(), default=1) != 1 or set(kafka_ids) != set(ice_alerts.alert_id):
         problems.append(f"(d) Kafka alerts: {sum(kafka_ids.values())} records, {len(kafka_ids)} distinct; "
-                        f"Iceberg has {all_ice_alerts.alert_id.nunique()}")
+                        f"Iceberg has {ice_alerts.alert_id.nunique()}")
     # (b) Kafka aggregates: each window row once, committed
     aggs = [json.loads(m.value()) for m in read_all(stack.kafka_bootstrap, names.aggregates_topic, timeout_s=30)]
     agg_keys = Counter((a["grain"], a["turbine_id"], a["sensor_id"], a["window_start"]) for a in aggs if a["turbine_id"] in turbines)
@@ -319,7 +306,7 @@ def verify(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent, fau
     counted = window_total + len(late)
     if counted != len(v):
         problems.append(f"(f) 1-minute window counts + late rows = {counted}, |V| = {len(v)}")
-    made = late[~late.msg_id.isin(late_ids | extra)]
+    made = late[~late.msg_id.isin(late_ids)]
     if problems and len(made):  # last: a log's tail shows it, and it names the usual cause of (b) and (f) lines
         problems.append(made_late_summary(made))
     return problems
@@ -346,5 +333,4 @@ def counts(stack: StackSettings, names: Names, sc: ref.Scenario, sent: Sent) -> 
     late = _scan(stack, names, "late_readings", "turbine_id", turbines)
     made = late[late.msg_id.isin(made_late(stack, names, sc))]
     out["on-time readings made late by faults"] = len(made)
-    out["turbines whose alerts were not compared (readings made late)"] = made.turbine_id.nunique()
     return out

@@ -13,6 +13,11 @@ from stack.manager import catalog_properties
 from stack.settings import StackSettings
 
 
+# The idle timeout of the tests that need partitions to turn idle within them: the job's default before the
+# bridge sent heartbeats. A silence of the fleet longer than this must still turn nothing idle.
+SHORT_IDLE_TIMEOUT_S = 10
+
+
 def new_job(
     stack: StackSettings, names: Names, tmp_path: Path, interval_ms: int = 3_000, extra_args: tuple[str, ...] = (),
     checkpoint_dir: Path | None = None,

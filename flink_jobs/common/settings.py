@@ -38,7 +38,12 @@ class JobSettings(BaseSettings):
     # event time
     watermark_bound_s: float = Field(default=5.0, ge=0.001, le=3600,
                                      description="bounded out-of-orderness of telemetry.raw, in seconds (millisecond steps)")
-    idle_timeout_s: int = Field(default=10, description="a partition silent this long stops holding the watermark")
+    # 120 s, not 10: the bridge's heartbeats keep a partition without turbines at the fleet's event time, so a
+    # partition falls silent only when no bridge or no broker is there, and an outage shorter than this is
+    # waited out instead of letting the first partition to read again set the watermark alone
+    idle_timeout_s: int = Field(default=120, ge=1,
+                                description="a partition with no record (reading or heartbeat) this long stops holding "
+                                            "the watermark")
     sample_interval_ms: int = Field(default=1_000, description="sampling interval of a channel: the coverage base")
     # per-turbine state
     dedupe_ttl_ms: int = Field(default=48 * 3600 * 1000, description="msg_id memory: at least the edge's retry horizon")

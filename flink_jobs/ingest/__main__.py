@@ -42,6 +42,9 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     p.add_argument("--redis-prefix", help="prefix of the job's Redis keys (default anemos)")
     p.add_argument("--watermark-bound-s", type=float,
                    help="bounded out-of-orderness of telemetry.raw, in seconds; fractions count to the millisecond (default 5)")
+    p.add_argument("--idle-timeout-s", type=int,
+                   help="a partition of telemetry.raw with no record, reading or bridge heartbeat, this long stops "
+                        "holding the watermark back (default 120)")
     p.add_argument("--loss-after-ms", type=int, help="event-time silence before a telemetry_loss alert")
     p.add_argument("--sample-interval-ms", type=int, help="sampling interval of a channel (coverage)")
     p.add_argument("--checkpoint-dir", type=Path)
@@ -70,7 +73,8 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
             parallelism=args.parallelism,
             consumer_group=args.consumer_group, raw_topic=args.raw_topic, dlq_topic=args.dlq_topic,
             aggregates_topic=args.aggregates_topic, alerts_topic=args.alerts_topic, namespace=args.namespace,
-            redis_prefix=args.redis_prefix, watermark_bound_s=args.watermark_bound_s, loss_after_ms=args.loss_after_ms,
+            redis_prefix=args.redis_prefix, watermark_bound_s=args.watermark_bound_s, idle_timeout_s=args.idle_timeout_s,
+            loss_after_ms=args.loss_after_ms,
             sample_interval_ms=args.sample_interval_ms, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
             tolerable_failed_checkpoints=args.tolerable_failed_checkpoints,
             kafka_transaction_timeout_ms=args.kafka_transaction_timeout_ms,

@@ -60,7 +60,7 @@ def test_kafka_outage_longer_than_the_transaction_timeout(stack: StackSettings, 
         cluster.wait_running(job_id)
         sent = oracle.send_ontime(stack, names, target, sc, on_batch=hook)
         hook.assert_mid_stream()
-        problems = oracle.finish(stack, names, target, sc, sent, faults_may_make_late=True)
+        problems = oracle.finish(stack, names, target, sc, sent)
         counts = cluster.checkpoints(job_id)["counts"]
         committers = cluster.sink_committables(job_id)
         check = CliRunner().invoke(app, ["cluster", "committers", job_id, "--json"])
@@ -80,4 +80,4 @@ def test_kafka_outage_longer_than_the_transaction_timeout(stack: StackSettings, 
     missing = {r.output: r.missing for r in found if r.missing}
     print(f"oracle before repair: {problems}; repair-kafka published {missing or 'nothing'}")
     assert bool(problems) == bool(missing) and (not missing or gave_up), (problems, missing, committers)
-    assert oracle.verify(stack, names, sc, sent, faults_may_make_late=True) == []
+    assert oracle.verify(stack, names, sc, sent) == []

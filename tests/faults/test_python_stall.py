@@ -1,4 +1,4 @@
-"""The job's Python workers stall (SIGSTOP) for longer than the source's idle timeout while the turbines
+"""The job's Python workers stall (SIGSTOP) for longer than the source's idle timeout (10 s here) while the turbines
 go on sending; then they continue. The decoder runs in the source's task, so the source stalls with
 them, and the strict oracle must still hold: nothing lost, doubled or judged late. (Flink takes a split
 for idle only after two of its watermark checks, the idle timeout apart, saw no record from it; a stall
@@ -16,11 +16,10 @@ import pytest
 
 from anemos.platform import Names
 from anemos.runner import IngestJob
-from flink_jobs.common.settings import JobSettings
 from reliability import oracle
 from reliability import scenario as ref
 from reliability.faults import python_workers
-from reliability.pipeline import new_job
+from reliability.pipeline import SHORT_IDLE_TIMEOUT_S, new_job
 from stack.settings import StackSettings
 
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
@@ -54,7 +53,8 @@ def test_python_workers_stalled_past_the_idle_timeout_turn_nothing_late(stack: S
     sc = ref.build(names.namespace.removeprefix("test_")[:8], seed=23)
     oracle.register_scenario(stack, sc)
     bridge = oracle.local_bridge(stack, names)
-    job = new_job(stack, names, tmp_path, extra_args=("--loss-after-ms", str(ref.LOSS_AFTER_MS)))
-    stall = Stall(job, JobSettings.model_fields["idle_timeout_s"].default + 8)
+    job = new_job(stack, names, tmp_path,
+                  extra_args=("--loss-after-ms", str(ref.LOSS_AFTER_MS), "--idle-timeout-s", str(SHORT_IDLE_TIMEOUT_S)))
+    stall = Stall(job, SHORT_IDLE_TIMEOUT_S + 8)
     problems = oracle.with_fault_mid_stream(stack, names, sc, job, bridge, stall, after_send=stall.thread.join)
     assert problems == [], "\n".join(problems)

@@ -2,8 +2,8 @@
 
 Nothing in the backlog is late (every turbine's readings are in order, a second apart), so any row in
 wind.late_readings is one the watermark overtook while the job caught up: a partition taken for idle
-while it still had records, because it waited its turn behind the others. The idle timeout is the
-job's default, 10 s. With the Kafka consumer's default fetch of 1 MB per partition, the first
+while it still had records, because it waited its turn behind the others. The idle timeout is 10 s,
+the job's default before the bridge sent heartbeats (now 120 s, which would hide the fault). With the Kafka consumer's default fetch of 1 MB per partition, the first
 7,000-odd records of one partition came in late this way in every drain (sql/flink/raw_source.sql).
 Cut to 2 s, the timeout is too close to the job's own pauses: a drain with 64 KB fetches once made
 288 readings late.
@@ -20,7 +20,7 @@ from anemos.platform import Names
 from edge_bridge import simulator
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
-from reliability.pipeline import committed_rows, new_job
+from reliability.pipeline import SHORT_IDLE_TIMEOUT_S, committed_rows, new_job
 from stack.settings import StackSettings
 
 pytestmark = [pytest.mark.flink, pytest.mark.integration]
@@ -39,7 +39,7 @@ def test_a_backlog_drains_at_parallelism_1_with_no_reading_made_late(
     finally:
         bridge.stop()
     assert report.accepted == BACKLOG and report.rejected == 0
-    job = new_job(stack, names, tmp_path, extra_args=("--parallelism", "1")).start()
+    job = new_job(stack, names, tmp_path, extra_args=("--parallelism", "1", "--idle-timeout-s", str(SHORT_IDLE_TIMEOUT_S))).start()
     try:
         job.wait_submitted()
         deadline = time.monotonic() + 600

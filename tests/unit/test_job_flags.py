@@ -59,13 +59,14 @@ def test_a_fractional_watermark_bound_reaches_the_source_ddl_to_the_millisecond(
     assert "INTERVAL '5.000' SECOND" in "\n".join(sql.load("flink/raw_source.sql", sql_params(default)))
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--watermark-bound-s", "0"), ("--watermark-bound-s", "-1")])
+@pytest.mark.parametrize(("flag", "value"), [("--watermark-bound-s", "0"), ("--watermark-bound-s", "-1"),
+                                             ("--idle-timeout-s", "0")])
 def test_an_out_of_range_setting_is_one_clear_error(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         parse([*NO_STATE, flag, value])
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("python -m flink_jobs.ingest: error: --watermark-bound-s: Input should be greater than")
+    assert err.startswith(f"python -m flink_jobs.ingest: error: {flag}: Input should be greater than")
     assert "Traceback" not in err
 
 
@@ -77,3 +78,13 @@ def test_the_checkpoint_pause_is_a_flag_and_a_negative_one_is_one_clear_error(ca
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--checkpoint-min-pause-ms: Input should be greater than or equal to 0 (got -1)" in err, err
+
+
+def test_the_idle_timeout_outlasts_an_outage_by_default_and_comes_from_a_flag_or_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANEMOS_JOB_IDLE_TIMEOUT_S", raising=False)
+    assert parse(NO_STATE)[0].idle_timeout_s == 120
+    assert parse([*NO_STATE, "--idle-timeout-s", "10"])[0].idle_timeout_s == 10
+    monkeypatch.setenv("ANEMOS_JOB_IDLE_TIMEOUT_S", "45")
+    assert parse(NO_STATE)[0].idle_timeout_s == 45
+    assert parse([*NO_STATE, "--idle-timeout-s", "10"])[0].idle_timeout_s == 10
