@@ -18,6 +18,7 @@ from pyiceberg.table import Table
 
 from anemos.platform import Names
 from iceberg.catalog import open_catalog
+from stack import process
 from stack.manager import catalog_properties
 from stack.settings import PROJECT_ROOT, StackSettings
 
@@ -64,8 +65,16 @@ class IngestJob:
         env = {**os.environ, "FLINK_LOG_DIR": str(self.flink_log_dir)}
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True, env=env)
+        self._started = int(process.stat_field(self.proc.pid, 19) or 0)
         log.info("ingest job process %d started (log %s, Flink log in %s)", self.proc.pid, self.log_path, self.flink_log_dir)
         return self
+
+    def reap(self) -> list[int]:
+        """Once the job process has exited, kill -9 what it left in its session: the Python workers of a
+        mini-cluster JVM that died under them live on otherwise. Returns their pids."""
+        if self.proc is None or self.proc.poll() is None:
+            return []
+        return process.reap_session(self.proc.pid, self._started, f"ingest job process of {self.job_name}")
 
     @property
     def flink_log_dir(self) -> Path:
@@ -99,17 +108,20 @@ class IngestJob:
         assert self.proc is not None
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+        self.reap()
 
     def stop(self, timeout_s: float = 60.0) -> None:
-        """SIGTERM: the job is cancelled (checkpoints retained) and the process exits."""
-        if self.proc is None or self.proc.poll() is not None:
+        """SIGTERM: the job is cancelled (checkpoints retained) and the process exits; then nothing of it is left."""
+        if self.proc is None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.reap()
 
 
 class Supervisor:
@@ -140,6 +152,7 @@ class Supervisor:
             log.warning("ingest job process %d exited with %s: restarting it from its latest checkpoint",
                         proc.pid, proc.returncode)
             self.restarts.append(proc.returncode)
+            self.job.reap()
             self.job.start(restore_latest=True)
             self.job.wait_submitted()
 

@@ -35,6 +35,58 @@ def read_pid(state_dir: Path, name: str) -> int | None:
     return pid
 
 
+def _record(state_dir: Path, name: str) -> tuple[int, int] | None:
+    """The pid and start time (clock ticks since boot) recorded for ``name``, alive or not."""
+    try:
+        pid, started = pid_file(state_dir, name).read_text().split()[:2]
+        return int(pid), int(started)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def session_members(leader: int, started: int) -> list[int]:
+    """Processes still in the session ``leader`` opened at ``started``, the leader aside.
+
+    Everything this module spawns leads a session of its own (``start_new_session``), and a child stays in it
+    unless it opens another one: a TaskManager's Python workers, a job process's JVM and its workers. Linux
+    does not give a session's id to a new process while any member lives, and members start after their
+    leader, so a process whose session id is ``leader`` and that started no earlier than ``started`` is
+    one of them."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == leader:
+            continue
+        pid = int(entry.name)
+        sid, start = stat_field(pid, 3), stat_field(pid, 19)
+        if sid == str(leader) and start is not None and int(start) >= started and alive(pid):
+            members.append(pid)
+    return members
+
+
+def reap_session(leader: int, started: int, what: str) -> list[int]:
+    """kill -9 what is left of a session whose leader is gone (a TaskManager that exited on its own leaves its
+    Python workers running; so does a job process whose JVM died). Returns the pids killed."""
+    if alive(leader):
+        return []
+    left = session_members(leader, started)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if left:
+        log.warning("%s (pid %d) is gone; killed %d processes it left running: %s", what, leader, len(left), left)
+    return left
+
+
+def reap_leftovers(state_dir: Path, name: str) -> list[int]:
+    """``reap_session`` for the process recorded for ``name``, if that process has exited."""
+    record = _record(state_dir, name)
+    if record is None or read_pid(state_dir, name) is not None:
+        return []
+    return reap_session(*record, what=name)
+
+
 def stat_field(pid: int, index: int) -> str | None:
     """One field of /proc/<pid>/stat after the command name: 0 state, 3 session id, 19 start time."""
     try:
@@ -79,7 +131,9 @@ def spawn(
     cwd: Path | None = None,
     user: str | None = None,
 ) -> int:
-    """Start ``argv`` detached in its own session, log to logs/<name>.log, record its pid."""
+    """Start ``argv`` detached in its own session, log to logs/<name>.log, record its pid. What an earlier
+    process of that name left running (its leader gone) is killed first."""
+    reap_leftovers(state_dir, name)
     log_path = state_dir / "logs" / f"{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pid_file(state_dir, name).parent.mkdir(parents=True, exist_ok=True)
@@ -103,16 +157,21 @@ def spawn(
 
 
 def stop(state_dir: Path, name: str, *, timeout_s: float = 30.0) -> bool:
-    """Stop the process recorded for ``name`` (TERM, then KILL). True if one was running."""
-    pid = read_pid(state_dir, name)
-    pid_file(state_dir, name).unlink(missing_ok=True)
+    """Stop the process recorded for ``name`` (TERM, then KILL), and whatever it leaves running in its
+    session. True if it was running."""
+    record, pid = _record(state_dir, name), read_pid(state_dir, name)
     if pid is None:
+        reap_leftovers(state_dir, name)
+        pid_file(state_dir, name).unlink(missing_ok=True)
         return False
+    pid_file(state_dir, name).unlink(missing_ok=True)
     _signal_group(pid, signal.SIGTERM)
     if not wait_dead(pid, timeout_s):
         log.warning("%s (pid %d) ignored SIGTERM for %.0fs; killing", name, pid, timeout_s)
         _signal_group(pid, signal.SIGKILL)
         wait_dead(pid, float("inf"))
+    if record is not None:
+        reap_session(*record, what=name)
     log.info("stopped %s (pid %d)", name, pid)
     return True
 
