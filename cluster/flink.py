@@ -255,6 +255,20 @@ class FlinkCluster:
                 row[metric] = row.get(metric, 0) + int(float(m.get("value") or 0))
         return out
 
+    def late_records_dropped(self, job_id: str) -> dict[str, int]:
+        """Per task (vertex name, cut to 80 characters): the records its window operators dropped as behind their
+        watermark (``numLateRecordsDropped``), summed over subtasks, for the current attempt. The job routes
+        late readings away from the windows, so anything here was judged on time and then lost to a window."""
+        out: dict[str, int] = {}
+        for vertex in self.job(job_id).get("vertices", []):
+            names = [m["id"] for m in self._get(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics")
+                     if m["id"].endswith(".numLateRecordsDropped")]
+            if not names:
+                continue
+            values = self._get(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics?get={','.join(names)}")
+            out[vertex["name"][:80]] = sum(int(float(m.get("value") or 0)) for m in values)
+        return out
+
     def wait_running(self, job_id: str, timeout_s: float = 180.0) -> None:
         """Until every task of the job runs (after a submit or a failover)."""
         def running() -> bool:

@@ -103,3 +103,22 @@ def test_made_late_summary_names_turbines_partitions_and_how_far_behind() -> Non
     assert line.startswith("3 on-time readings were judged late: turbines ['T0', 'T2'], kafka partitions [1, 3]")
     assert "event time 200000 to 260000" in line
     assert line.endswith("behind the watermark by 30.5 to 65.0 s")
+
+
+def test_window_drops_are_summed_per_task_from_the_rest_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The REST shapes of Flink 2.0 (a canned answer: the real one is read by the chaos runs)."""
+    from cluster.flink import FlinkCluster
+    from stack.settings import StackSettings
+
+    window = "WindowAggregate(groupBy=[turbine_id, sensor_id], window=[TUMBLE(time_col=[rowtime], size=[1 min])])"
+    rest = {
+        "/jobs/j": {"vertices": [{"id": "v1", "name": window}, {"id": "v2", "name": "Source: raw"}]},
+        "/jobs/j/vertices/v1/metrics": [{"id": f"{i}.{window[:60]}.numLateRecordsDropped"} for i in (0, 1)]
+                                       + [{"id": "0.numRecordsIn"}],
+        "/jobs/j/vertices/v2/metrics": [{"id": "0.numRecordsIn"}],
+    }
+    got = f"/jobs/j/vertices/v1/metrics?get=0.{window[:60]}.numLateRecordsDropped,1.{window[:60]}.numLateRecordsDropped"
+    rest[got] = [{"id": "0.x.numLateRecordsDropped", "value": "31"}, {"id": "1.x.numLateRecordsDropped", "value": "27.0"}]
+    cluster = FlinkCluster(StackSettings())
+    monkeypatch.setattr(cluster, "_get", lambda path: rest[path])
+    assert cluster.late_records_dropped("j") == {window[:80]: 58}
