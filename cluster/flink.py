@@ -282,16 +282,25 @@ class FlinkCluster:
     # -- jobs -----------------------------------------------------------------------------------
     def submit(self, job_args: list[str], log_path: Path, timeout_s: float = 300.0) -> str:
         """``flink run -d -pym flink_jobs.ingest`` with ``job_args``; returns the Flink job id."""
+        # "--" ends Flink's own options: without it, Flink's parser (commons-cli, which takes any unambiguous
+        # prefix of a long option) kept a leading job flag for itself: --parallelism, or --detach (as
+        # --detached) when no flag came before it, and the job then waited for its end instead of returning
         argv = ["bash", str(self.home / "bin" / "flink"), "run", "-m", f"{self.stack.host}:{self.s.rest_port}", "-d",
-                "-pyexec", sys.executable, "-pyclientexec", sys.executable, "-pym", "flink_jobs.ingest", *job_args, "--detach"]
+                "-pyexec", sys.executable, "-pyclientexec", sys.executable, "-pym", "flink_jobs.ingest", "--",
+                *job_args, "--detach"]
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        start = log_path.stat().st_size if log_path.exists() else 0
         with open(log_path, "ab") as out:
             done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, env={**os.environ, **self._env()},
                                   timeout=timeout_s)
-        text = log_path.read_text(errors="replace")
+        with open(log_path, "rb") as log_file:
+            log_file.seek(start)
+            text = log_file.read().decode(errors="replace")  # this submit's part of the log
         ids = re.findall(r"JOB_ID ([0-9a-f]{32})", text)
         if done.returncode != 0 or not ids:
-            raise ClusterError(f"flink run exited {done.returncode}; see {log_path}")
+            # the job's own one-line refusal or usage error, when it gave one, rather than Flink's stack trace
+            said = re.findall(r"^python -m flink_jobs\.ingest: (?:refused|error): .*$", text, re.MULTILINE)
+            raise ClusterError(f"flink run exited {done.returncode}{': ' + said[-1] if said else ''}; see {log_path}")
         return ids[-1]
 
     def stop_with_savepoint(self, job_id: str, target_dir: Path, timeout_s: float = 300.0) -> str:

@@ -104,6 +104,20 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     return settings, args.detach
 
 
+def missing_tables(settings: JobSettings) -> str | None:
+    """The job writes seven Iceberg tables and creates none: name the missing ones (else Flink's planner fails
+    the submit with a Java stack trace about the first)."""
+    from iceberg.catalog import open_catalog
+    from iceberg.tables import ALL
+
+    catalog = open_catalog(settings.catalog)
+    missing = [name for name in (settings.table(t().name) for t in ALL) if not catalog.table_exists(name)]
+    if not missing:
+        return None
+    return (f"{len(missing)} of the job's {len(ALL)} Iceberg tables do not exist ({', '.join(missing)}); "
+            f"`anemos setup` creates them, with the topics and the registry subject")
+
+
 def start_refusal(settings: JobSettings) -> str | None:
     """Refuse a start that would lose or double data, judged against the raw table's Flink commits."""
     from pyiceberg.exceptions import NoSuchTableError
@@ -130,6 +144,10 @@ def start_refusal(settings: JobSettings) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings, detach = parse(sys.argv[1:] if argv is None else argv)
+    problem = missing_tables(settings)
+    if problem is not None:
+        print(f"python -m flink_jobs.ingest: refused: {problem}", file=sys.stderr)
+        return 2
     from flink_jobs.common.env import create
     from flink_jobs.ingest.pipeline import build
 

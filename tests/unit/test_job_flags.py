@@ -88,3 +88,69 @@ def test_the_idle_timeout_outlasts_an_outage_by_default_and_comes_from_a_flag_or
     monkeypatch.setenv("ANEMOS_JOB_IDLE_TIMEOUT_S", "45")
     assert parse(NO_STATE)[0].idle_timeout_s == 45
     assert parse([*NO_STATE, "--idle-timeout-s", "10"])[0].idle_timeout_s == 10
+
+
+def test_a_start_without_the_tables_is_refused_naming_the_missing_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A SQLite catalog stands in for the JDBC one on Postgres: the check only asks the catalog which tables exist."""
+    from flink_jobs.ingest.__main__ import missing_tables
+    from iceberg.catalog import ensure_table, open_catalog
+    from iceberg.tables import ALL
+
+    settings, _ = parse([*NO_STATE, "--namespace", "wind_t"])
+    catalog = {"name": "anemos", "sqlalchemy_uri": f"sqlite:///{tmp_path / 'catalog.db'}",
+               "warehouse": (tmp_path / "warehouse").as_uri()}
+    settings = settings.model_copy(update={"catalog": catalog})
+    assert missing_tables(settings) is not None  # no namespace yet
+    for table in ALL[:-2]:
+        ensure_table(open_catalog(catalog), table(), f"wind_t.{table().name}")
+    said = missing_tables(settings)
+    assert said is not None and said.startswith("2 of the job's 7 Iceberg tables do not exist")
+    assert "(wind_t.late_readings, wind_t.rejected)" in said and "`anemos setup`" in said
+    for table in ALL[-2:]:
+        ensure_table(open_catalog(catalog), table(), f"wind_t.{table().name}")
+    assert missing_tables(settings) is None
+
+
+def _flink_run(monkeypatch: pytest.MonkeyPatch, said: str, code: int) -> list[list[str]]:
+    """cluster.flink's subprocess.run, answering as `flink run` would: ``said`` to the log, exit ``code``."""
+    import subprocess
+
+    import cluster.flink
+
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], stdout, **_kw):  # type: ignore[no-untyped-def]
+        calls.append(argv)
+        stdout.write(said.encode())
+        stdout.flush()
+        return subprocess.CompletedProcess(argv, code)
+
+    monkeypatch.setattr(cluster.flink.subprocess, "run", run)
+    return calls
+
+
+def test_the_job_flags_reach_the_job_after_the_end_of_flinks_options(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Flink's parser takes a prefix of its own long options (--parallelism, --detach for --detached) unless "--"
+    ends them: a bare `anemos cluster submit` then waited for the job's end. Checked for real against the cluster:
+    it returns in 13 s, and `--parallelism 2` gives the job's operators 2."""
+    from cluster.flink import FlinkCluster
+    from stack.settings import StackSettings
+
+    calls = _flink_run(monkeypatch, "JOB_ID " + "ab" * 16 + " restored_from=-\n", 0)
+    assert FlinkCluster(StackSettings()).submit(["--parallelism", "2"], tmp_path / "submit.log") == "ab" * 16
+    argv = calls[0]
+    assert argv[argv.index("-pym"):] == ["-pym", "flink_jobs.ingest", "--", "--parallelism", "2", "--detach"]
+
+
+def test_a_refused_submit_says_the_jobs_own_line_not_only_the_exit_code(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cluster.flink import ClusterError, FlinkCluster
+    from stack.settings import StackSettings
+
+    log = tmp_path / "submit.log"
+    log.write_text("JOB_ID " + "cd" * 16 + " restored_from=-\npython -m flink_jobs.ingest: refused: an older run\n")
+    _flink_run(monkeypatch, "python -m flink_jobs.ingest: refused: 7 of the job's 7 Iceberg tables do not exist (x)\n"
+                            "org.apache.flink.client.program.ProgramAbortException: ...\n", 31)
+    with pytest.raises(ClusterError) as failed:
+        FlinkCluster(StackSettings()).submit([], log)
+    # this submit's part of the log only: an earlier run's job id or refusal is not taken for this one's
+    assert str(failed.value).startswith("flink run exited 31: python -m flink_jobs.ingest: refused: 7 of the job's 7")
