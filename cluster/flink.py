@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,12 +243,7 @@ class FlinkCluster:
         the current attempt (Flink's metrics restart with each failover). ``failedCommittables`` counts the
         transactions a sink gave up on: for Kafka, ones the broker aborted, whose records are lost to Kafka."""
         out: dict[str, dict[str, int]] = {}
-        for vertex in self.job(job_id).get("vertices", []):
-            names = [m["id"] for m in self._get(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics")
-                     if m["id"].endswith("Committables") and "__Committer." in m["id"]]
-            if not names:
-                continue
-            values = self._get(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics?get={','.join(names)}")
+        for _vertex, values in self._vertex_metrics(job_id, lambda i: i.endswith("Committables") and "__Committer." in i):
             for m in values:
                 _subtask, rest = m["id"].split(".", 1)
                 sink, metric = rest.rsplit("__Committer.", 1)
@@ -259,15 +255,16 @@ class FlinkCluster:
         """Per task (vertex name, cut to 80 characters): the records its window operators dropped as behind their
         watermark (``numLateRecordsDropped``), summed over subtasks, for the current attempt. The job routes
         late readings away from the windows, so anything here was judged on time and then lost to a window."""
-        out: dict[str, int] = {}
+        return {vertex["name"][:80]: sum(int(float(m.get("value") or 0)) for m in values)
+                for vertex, values in self._vertex_metrics(job_id, lambda i: i.endswith(".numLateRecordsDropped"))}
+
+    def _vertex_metrics(self, job_id: str, wanted: Callable[[str], bool]) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """Per task of the job that has any: (its vertex, the values of its metrics whose ids are ``wanted``,
+        one entry per subtask and metric, ids as ``<subtask>.<name>``)."""
         for vertex in self.job(job_id).get("vertices", []):
-            names = [m["id"] for m in self._get(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics")
-                     if m["id"].endswith(".numLateRecordsDropped")]
-            if not names:
-                continue
-            values = self._get(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics?get={','.join(names)}")
-            out[vertex["name"][:80]] = sum(int(float(m.get("value") or 0)) for m in values)
-        return out
+            names = [m["id"] for m in self._get(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics") if wanted(m["id"])]
+            if names:
+                yield vertex, self._get(f"/jobs/{job_id}/vertices/{vertex['id']}/metrics?get={','.join(names)}")
 
     def wait_running(self, job_id: str, timeout_s: float = 180.0) -> None:
         """Until every task of the job runs (after a submit or a failover)."""

@@ -216,11 +216,12 @@ def run(stack: StackSettings, cs: ChaosSettings, on_event: Callable[[str], None]
         # a reading judged on time and then dropped by a window that was ahead (after an idle input) is in no
         # sink; (f) sees it, and this names it (Flink's counters start again with each attempt of the job)
         dropped = cluster.late_records_dropped(job_id)
-        if sum(dropped.values()):
-            problems.append(f"windows dropped {sum(dropped.values())} readings behind their watermark in the job's "
+        n_dropped = sum(dropped.values())
+        if n_dropped:
+            problems.append(f"windows dropped {n_dropped} readings behind their watermark in the job's "
                             f"last attempt (numLateRecordsDropped): {dropped}")
         counts = oracle.counts(stack, names, sc, sent)
-        counts["readings the windows dropped (numLateRecordsDropped, last attempt)"] = sum(dropped.values())
+        counts["readings the windows dropped (numLateRecordsDropped, last attempt)"] = n_dropped
     finally:
         cluster.cancel(job_id)
         bridge.stop()

@@ -20,11 +20,12 @@ from stack.settings import StackSettings
 log = logging.getLogger("anemos.ingest")
 
 EXIT_JOB_GONE = 3  # the job failed for good, or its local Flink JVM died: restart it from the latest checkpoint
+PROG = "python -m flink_jobs.ingest"  # what a refusal line starts with (cluster.flink reads it from the log)
 
 
 def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     """The job's settings, and whether to return as soon as it is submitted."""
-    p = argparse.ArgumentParser(prog="python -m flink_jobs.ingest", description=__doc__)
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__)
     p.add_argument("--restore-from", default="auto",
                    help="'auto' (default): the newest retained checkpoint if there is one; 'latest': it must exist; "
                         "'none': no state; or a checkpoint or savepoint path")
@@ -99,9 +100,14 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     if not args.fresh_start:
         problem = start_refusal(settings)
         if problem is not None:
-            print(f"{p.prog}: refused: {problem}", file=sys.stderr)
-            sys.exit(2)
+            sys.exit(_refuse(problem))
     return settings, args.detach
+
+
+def _refuse(problem: str) -> int:
+    """One line on stderr, the form `anemos cluster submit` finds in Flink's log; the exit code of a refusal."""
+    print(f"{PROG}: refused: {problem}", file=sys.stderr)
+    return 2
 
 
 def missing_tables(settings: JobSettings) -> str | None:
@@ -146,8 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     settings, detach = parse(sys.argv[1:] if argv is None else argv)
     problem = missing_tables(settings)
     if problem is not None:
-        print(f"python -m flink_jobs.ingest: refused: {problem}", file=sys.stderr)
-        return 2
+        return _refuse(problem)
     from flink_jobs.common.env import create
     from flink_jobs.ingest.pipeline import build
 
