@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ab, job_environment, stream_latency
+from bench import ab, job_environment, stream_e2e, stream_latency
 from bench.job_threads import cpu_seconds_by_thread, main
 
 pytestmark = pytest.mark.unit
@@ -37,6 +37,19 @@ def test_a_non_positive_interval_is_one_clear_error(capsys: pytest.CaptureFixtur
         main(["--interval", "0"])
     assert exited.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith("--interval must be above 0 (got 0.0)")
+
+
+def test_the_drain_rate_leaves_out_the_wait_for_the_commit_that_completes_the_backlog() -> None:
+    # 6 s between commits; the job finished the last 12,000 readings early in the third interval
+    samples = [(10.0, 20_000), (16.0, 50_000), (22.0, 60_000), (28.0, 72_000)]
+    assert stream_e2e.busy_rate(samples, 72_000) == pytest.approx(40_000 / 12)
+    # the slope to the last commit would count the idle end: 52,000 / 18 s
+    assert stream_e2e.busy_rate(samples, 72_000) > (72_000 - 20_000) / 18
+
+
+def test_a_drain_with_fewer_than_two_commits_under_load_is_one_clear_error() -> None:
+    with pytest.raises(RuntimeError, match="raise --readings"):
+        stream_e2e.busy_rate([(10.0, 50_000), (16.0, 72_000)], 72_000)
 
 
 def test_results_record_the_jobs_environment_settings_only(monkeypatch: pytest.MonkeyPatch) -> None:
