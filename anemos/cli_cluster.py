@@ -175,8 +175,8 @@ def chaos(
     gap_min: Annotated[float, typer.Option(min=5, help="least seconds between faults")] = 30,
     gap_max: Annotated[float, typer.Option(min=5, help="most seconds between faults")] = 60,
     idle_timeout_s: Annotated[Optional[int], typer.Option(
-        min=1, help="the job's idle timeout (default: the job's, 120 s); 10 shows how a broker kill made readings late "
-                    "before")] = None,
+        min=0, help="the job's idle timeout in seconds (default: the job's, 0 = never idle); 10 shows how a broker "
+                    "kill made readings late with idleness on")] = None,
     results: Annotated[Optional[Path], typer.Option(help="write the report here (JSON)")] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -94,7 +94,7 @@ class Heartbeats:
         """One round: a heartbeat to each quiet partition, once a reading has been acknowledged; returns how many."""
         event_time_ms = self._clock.event_time_ms
         if event_time_ms is None:
-            return 0  # no event time to give: until the first reading, the job's idle timeout is all there is
+            return 0  # no event time to give: until the first reading, the job's watermark waits (idleness is off)
         quiet = self._clock.quiet(self.partitions(), self._quiet_s)
         for partition in quiet:
             self._producer.produce(self._topic, b"", HEARTBEAT_KEY, partition=partition, timestamp=event_time_ms)

@@ -13,8 +13,8 @@ from stack.manager import catalog_properties
 from stack.settings import StackSettings
 
 
-# The idle timeout of the tests that need partitions to turn idle within them: the job's default before the
-# bridge sent heartbeats. A silence of the fleet longer than this must still turn nothing idle.
+# The idle timeout of the tests that need partitions to turn idle within them (the job's default is never):
+# the job's default before the bridge sent heartbeats. A silence of the fleet longer than this must still turn nothing idle.
 SHORT_IDLE_TIMEOUT_S = 10
 
 

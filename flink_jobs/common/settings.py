@@ -38,12 +38,14 @@ class JobSettings(BaseSettings):
     # event time
     watermark_bound_s: float = Field(default=5.0, ge=0.001, le=3600,
                                      description="bounded out-of-orderness of telemetry.raw, in seconds (millisecond steps)")
-    # 120 s, not 10: the bridge's heartbeats keep a partition without turbines at the fleet's event time, so a
-    # partition falls silent only when no bridge or no broker is there, and an outage shorter than this is
-    # waited out instead of letting the first partition to read again set the watermark alone
-    idle_timeout_s: int = Field(default=120, ge=1,
+    # off (0) by default: the bridge's heartbeats keep a partition without turbines at the fleet's event time,
+    # so a partition falls silent only when no bridge or no broker is there. Then idleness is what does harm:
+    # after the outage the first partition to read again sets the watermark alone, past on-time readings of
+    # the others (judged late, dropped by windows, or seen by the rules behind their watermark). Off, an outage
+    # of any length is waited out. Set it for a topic that other producers write without heartbeats.
+    idle_timeout_s: int = Field(default=0, ge=0,
                                 description="a partition with no record (reading or heartbeat) this long stops holding "
-                                            "the watermark")
+                                            "the watermark; 0: never (the bridge's heartbeats keep quiet ones moving)")
     sample_interval_ms: int = Field(default=1_000, description="sampling interval of a channel: the coverage base")
     # per-turbine state
     dedupe_ttl_ms: int = Field(default=48 * 3600 * 1000, description="msg_id memory: at least the edge's retry horizon")

@@ -45,7 +45,8 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
                    help="bounded out-of-orderness of telemetry.raw, in seconds; fractions count to the millisecond (default 5)")
     p.add_argument("--idle-timeout-s", type=int,
                    help="a partition of telemetry.raw with no record, reading or bridge heartbeat, this long stops "
-                        "holding the watermark back (default 120)")
+                        "holding the watermark back; 0 (the default): never, so an outage of the bridge or the broker "
+                        "is waited out (set it only for a topic written without the bridge's heartbeats)")
     p.add_argument("--loss-after-ms", type=int, help="event-time silence before a telemetry_loss alert")
     p.add_argument("--sample-interval-ms", type=int, help="sampling interval of a channel (coverage)")
     p.add_argument("--checkpoint-dir", type=Path)

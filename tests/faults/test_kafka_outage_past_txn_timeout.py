@@ -10,8 +10,8 @@ What must happen: the job fails loudly, and nothing is lost silently.
   ``failedCommittables`` (``anemos cluster committers`` exits 3), and a Kafka topic may lack rows only then.
   ``anemos repair-kafka`` publishes exactly the missing rows again, after which the oracle holds.
 
-The oracle is strict: the job's 120 s idle timeout outlasts the outage, so no partition is taken for idle
-while the broker is away, and no on-time reading is judged late when it is back.
+The oracle is strict: the job never takes a partition for idle (its default), so none is while the broker is
+away, and no on-time reading is judged late when it is back.
 """
 
 from __future__ import annotations

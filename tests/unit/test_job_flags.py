@@ -60,7 +60,7 @@ def test_a_fractional_watermark_bound_reaches_the_source_ddl_to_the_millisecond(
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--watermark-bound-s", "0"), ("--watermark-bound-s", "-1"),
-                                             ("--idle-timeout-s", "0")])
+                                             ("--idle-timeout-s", "-1")])
 def test_an_out_of_range_setting_is_one_clear_error(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         parse([*NO_STATE, flag, value])
@@ -80,10 +80,10 @@ def test_the_checkpoint_pause_is_a_flag_and_a_negative_one_is_one_clear_error(ca
     assert "--checkpoint-min-pause-ms: Input should be greater than or equal to 0 (got -1)" in err, err
 
 
-def test_the_idle_timeout_outlasts_an_outage_by_default_and_comes_from_a_flag_or_the_environment(
+def test_idleness_is_off_by_default_and_a_timeout_comes_from_a_flag_or_the_environment(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANEMOS_JOB_IDLE_TIMEOUT_S", raising=False)
-    assert parse(NO_STATE)[0].idle_timeout_s == 120
+    assert parse(NO_STATE)[0].idle_timeout_s == 0  # Flink's table.exec.source.idle-timeout of 0 ms: never idle
     assert parse([*NO_STATE, "--idle-timeout-s", "10"])[0].idle_timeout_s == 10
     monkeypatch.setenv("ANEMOS_JOB_IDLE_TIMEOUT_S", "45")
     assert parse(NO_STATE)[0].idle_timeout_s == 45
