@@ -46,6 +46,16 @@ class JobSettings(BaseSettings):
     idle_timeout_s: int = Field(default=0, ge=0,
                                 description="a partition with no record (reading or heartbeat) this long stops holding "
                                             "the watermark; 0: never (the bridge's heartbeats keep quiet ones moving)")
+    # None: 1 MiB (the Kafka consumer's own default) with idleness off, 64 KiB with it on. The consumer fetches
+    # once per round trip per broker and a fetch takes about 200 ms under the job's load, so the size bounds
+    # each partition's rate: 64 KiB (about 440 readings) held a backlog drain to about 6,000 readings/s and
+    # fell as partitions ran dry; 1 MiB drains at about 10,000 (bench/results/experiments/fetch_1mb_*).
+    # With idleness on, a big fetch of one partition keeps the others waiting their turn long enough to be
+    # taken for idle, and their first readings come in late (tests/flink/test_catchup_lateness.py).
+    partition_fetch_bytes: int | None = Field(
+        default=None, ge=1024,
+        description="most bytes fetched from one partition of telemetry.raw per request (default 1 MiB with "
+                    "idleness off, 64 KiB with an idle timeout)")
     sample_interval_ms: int = Field(default=1_000, description="sampling interval of a channel: the coverage base")
     # per-turbine state
     dedupe_ttl_ms: int = Field(default=48 * 3600 * 1000, description="msg_id memory: at least the edge's retry horizon")
@@ -75,6 +85,12 @@ class JobSettings(BaseSettings):
 
     def table(self, name: str) -> str:
         return f"{self.namespace}.{name}"
+
+    @property
+    def effective_partition_fetch_bytes(self) -> int:
+        if self.partition_fetch_bytes is not None:
+            return self.partition_fetch_bytes
+        return 64 * 1024 if self.idle_timeout_s > 0 else 1024 * 1024
 
     @classmethod
     def from_stack(cls, stack: StackSettings, **overrides: object) -> "JobSettings":

@@ -47,6 +47,9 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
                    help="a partition of telemetry.raw with no record, reading or bridge heartbeat, this long stops "
                         "holding the watermark back; 0 (the default): never, so an outage of the bridge or the broker "
                         "is waited out (set it only for a topic written without the bridge's heartbeats)")
+    p.add_argument("--partition-fetch-bytes", type=int,
+                   help="most bytes fetched from one partition of telemetry.raw per request (default 1 MiB, or 64 KiB "
+                        "with an idle timeout, so that no partition waits its turn long enough to be taken for idle)")
     p.add_argument("--loss-after-ms", type=int, help="event-time silence before a telemetry_loss alert")
     p.add_argument("--sample-interval-ms", type=int, help="sampling interval of a channel (coverage)")
     p.add_argument("--checkpoint-dir", type=Path)
@@ -76,6 +79,7 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
             consumer_group=args.consumer_group, raw_topic=args.raw_topic, dlq_topic=args.dlq_topic,
             aggregates_topic=args.aggregates_topic, alerts_topic=args.alerts_topic, namespace=args.namespace,
             redis_prefix=args.redis_prefix, watermark_bound_s=args.watermark_bound_s, idle_timeout_s=args.idle_timeout_s,
+            partition_fetch_bytes=args.partition_fetch_bytes,
             loss_after_ms=args.loss_after_ms,
             sample_interval_ms=args.sample_interval_ms, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
             tolerable_failed_checkpoints=args.tolerable_failed_checkpoints,

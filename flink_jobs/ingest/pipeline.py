@@ -54,7 +54,7 @@ def sql_params(settings: JobSettings) -> dict[str, object]:
         "s3_secret_access_key": c["s3.secret-access-key"], "s3_region": c["s3.region"],
         "raw_topic": settings.raw_topic, "dlq_topic": settings.dlq_topic, "bootstrap_servers": settings.bootstrap_servers,
         "aggregates_topic": settings.aggregates_topic, "alerts_topic": settings.alerts_topic,
-        "consumer_group": settings.consumer_group, "transaction_timeout_ms": settings.kafka_transaction_timeout_ms,
+        "consumer_group": settings.consumer_group, "partition_fetch_bytes": settings.effective_partition_fetch_bytes, "transaction_timeout_ms": settings.kafka_transaction_timeout_ms,
         "job_name": settings.job_name, "namespace": settings.namespace,
         "watermark_bound_s": f"{settings.watermark_bound_s:.3f}",  # an SQL interval literal, to the millisecond
         "sample_interval_ms": settings.sample_interval_ms,

@@ -19,12 +19,11 @@ CREATE TEMPORARY TABLE raw_readings (
   'properties.isolation.level' = 'read_committed',
   'scan.startup.mode' = 'group-offsets',
   'properties.auto.offset.reset' = 'earliest',
-  -- small fetches per partition: the consumer hands over one partition's fetched records before the
-  -- next one's, and with the default 1 MB (about 7,000 readings) a job catching up on a backlog
-  -- read one partition for so long that another, waiting its turn, went idle, the watermark moved
-  -- on without it, and its readings came in late (bench.stream_e2e late_readings, 7,056 to 8,736
-  -- of 72,000 at 1 MB). 64 KB is about 440 readings: every partition gets its turn within a second
-  'properties.max.partition.fetch.bytes' = '65536',
+  -- the most bytes fetched from one partition per request: 1 MiB (Kafka's default) with idleness off,
+  -- 64 KiB with it on (JobSettings.partition_fetch_bytes says why). The consumer hands over one partition's
+  -- fetched records before the next one's, so with an idle timeout a big fetch could keep another partition
+  -- waiting its turn long enough to be taken for idle, and its readings came in late
+  'properties.max.partition.fetch.bytes' = '${partition_fetch_bytes}',
   'key.format' = 'raw',
   'key.fields' = 'record_key',
   'value.format' = 'raw',

@@ -2,11 +2,12 @@
 
 Nothing in the backlog is late (every turbine's readings are in order, a second apart), so any row in
 wind.late_readings is one the watermark overtook while the job caught up: a partition taken for idle
-while it still had records, because it waited its turn behind the others. The idle timeout is 10 s,
-the job's default before the bridge sent heartbeats (now 120 s, which would hide the fault). With the Kafka consumer's default fetch of 1 MB per partition, the first
-7,000-odd records of one partition came in late this way in every drain (sql/flink/raw_source.sql).
-Cut to 2 s, the timeout is too close to the job's own pauses: a drain with 64 KB fetches once made
-288 readings late.
+while it still had records, because it waited its turn behind the others. The idle timeout is 10 s (the
+job's default is never idle, where this cannot happen), and with it the job fetches 64 KiB per partition
+(JobSettings.partition_fetch_bytes). With the Kafka consumer's default fetch of 1 MiB, the job's default with
+idleness off, the first 7,000-odd records of one partition came in late this way in every drain
+(sql/flink/raw_source.sql). Cut to 2 s, the timeout is too close to the job's own pauses: a drain with 64 KiB
+fetches once made 288 readings late.
 """
 
 from __future__ import annotations

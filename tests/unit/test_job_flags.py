@@ -59,8 +59,26 @@ def test_a_fractional_watermark_bound_reaches_the_source_ddl_to_the_millisecond(
     assert "INTERVAL '5.000' SECOND" in "\n".join(sql.load("flink/raw_source.sql", sql_params(default)))
 
 
+@pytest.mark.parametrize(("argv", "fetch"), [
+    ([], 1024 * 1024),  # idleness off: Kafka's own default fetch
+    (["--idle-timeout-s", "10"], 64 * 1024),  # on: small fetches, so no partition waits its turn into idleness
+    (["--partition-fetch-bytes", "262144"], 262144),
+    (["--idle-timeout-s", "10", "--partition-fetch-bytes", "2097152"], 2097152),
+])
+def test_the_partition_fetch_follows_idleness_unless_set_and_reaches_the_source_ddl(
+        argv: list[str], fetch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flink_jobs.common import sql
+    from flink_jobs.ingest.pipeline import sql_params
+
+    monkeypatch.delenv("ANEMOS_JOB_IDLE_TIMEOUT_S", raising=False)
+    monkeypatch.delenv("ANEMOS_JOB_PARTITION_FETCH_BYTES", raising=False)
+    settings, _ = parse([*NO_STATE, *argv])
+    ddl = "\n".join(sql.load("flink/raw_source.sql", sql_params(settings)))
+    assert f"'properties.max.partition.fetch.bytes' = '{fetch}'" in ddl
+
+
 @pytest.mark.parametrize(("flag", "value"), [("--watermark-bound-s", "0"), ("--watermark-bound-s", "-1"),
-                                             ("--idle-timeout-s", "-1")])
+                                             ("--idle-timeout-s", "-1"), ("--partition-fetch-bytes", "100")])
 def test_an_out_of_range_setting_is_one_clear_error(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         parse([*NO_STATE, flag, value])
