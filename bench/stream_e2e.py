@@ -2,7 +2,7 @@
 against a single Python process that only consumes and decodes the same records (the baseline),
 measured in the same run; plus checkpointed state and memory per turbine.
 
-    python -m bench.stream_e2e [--readings 216000] [--turbines 50] [--runs 3] [--parallelism 1]
+    python -m bench.stream_e2e [--readings 216000] [--turbines 50] [--runs 3] [--parallelism 1] [--checkpoint-ms 5000]
         [--flink-conf KEY=VALUE ...] [--out FILE]
 
 Each run: the simulated fleet (every turbine sends its 12 channels once a second, so the defaults
@@ -97,7 +97,8 @@ def busy_rate(samples: list[tuple[float, int]], total: int) -> float:
 
 
 def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism: int,
-            flink_conf: tuple[str, ...] = ()) -> dict[str, float]:
+            flink_conf: tuple[str, ...] = (), checkpoint_ms: int = 5_000,
+            checkpoint_min_pause_ms: int | None = None) -> dict[str, float]:
     tag = uuid.uuid4().hex[:8]
     names = platform.Names.isolated(tag, kind="bench")
     platform.ensure(stack, names)
@@ -127,8 +128,10 @@ def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism:
     base = baseline_rate(stack, names.raw_topic, report.accepted)
     with tempfile.TemporaryDirectory() as tmp:
         job = IngestJob(stack, names, Path(tmp) / "checkpoints", consumer_group=f"bench-{tag}", job_name=f"bench-{tag}",
-                        checkpoint_interval_ms=5_000, log_path=Path(tmp) / "job.log",
-                        extra_args=("--parallelism", str(parallelism), *(a for kv in flink_conf for a in ("--flink-conf", kv)))).start()
+                        checkpoint_interval_ms=checkpoint_ms, log_path=Path(tmp) / "job.log",
+                        extra_args=("--parallelism", str(parallelism), *(a for kv in flink_conf for a in ("--flink-conf", kv)),
+                                    *(("--checkpoint-min-pause-ms", str(checkpoint_min_pause_ms))
+                                      if checkpoint_min_pause_ms is not None else ()))).start()
         try:
             try:
                 job.wait_submitted()
@@ -178,10 +181,16 @@ def main() -> None:
     p.add_argument("--parallelism", type=int, default=1, help="job parallelism (Kafka has 4 partitions)")
     p.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE",
                    help="extra Flink configuration for the job (repeatable)")
+    p.add_argument("--checkpoint-ms", type=int, default=5_000,
+                   help="the job's checkpoint interval: a commit to every sink each time (default %(default)s)")
+    p.add_argument("--checkpoint-min-pause-ms", type=int,
+                   help="the job's least pause between checkpoints (its default 1000; 0 with --checkpoint-ms 500)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results file (default %(default)s)")
     args = p.parse_args()
-    if args.runs < 1 or args.readings < 1 or args.turbines < 1:
-        p.error("--runs, --readings and --turbines must be at least 1")
+    if args.runs < 1 or args.readings < 1 or args.turbines < 1 or args.checkpoint_ms < 1:
+        p.error("--runs, --readings, --turbines and --checkpoint-ms must be at least 1")
+    if args.checkpoint_min_pause_ms is not None and args.checkpoint_min_pause_ms < 0:
+        p.error("--checkpoint-min-pause-ms must be at least 0")
     try:
         flink_conf = flink_conf_items(args.flink_conf)
     except ValueError as err:
@@ -190,7 +199,8 @@ def main() -> None:
     manager.up(stack)
     runs = []
     for i in range(args.runs):
-        r = one_run(stack, args.readings, args.turbines, seed=100 + i, parallelism=args.parallelism, flink_conf=tuple(args.flink_conf))
+        r = one_run(stack, args.readings, args.turbines, seed=100 + i, parallelism=args.parallelism, flink_conf=tuple(args.flink_conf),
+                   checkpoint_ms=args.checkpoint_ms, checkpoint_min_pause_ms=args.checkpoint_min_pause_ms)
         runs.append(r)
         print(f"run {i + 1}: job {r['job_readings_per_s']:,.0f} readings/s, baseline decode {r['baseline_decode_per_s']:,.0f}/s, "
               f"ratio {r['ratio']:.3f} ({len(r['commits'])} commits; first to last commit "
@@ -200,6 +210,7 @@ def main() -> None:
               if all(isinstance(r[k], (int, float)) for r in runs)}  # not the commit lists
     result = {"command": "python -m bench.stream_e2e " + " ".join(sys.argv[1:]),
               "readings": args.readings, "turbines": args.turbines, "parallelism": args.parallelism, "flink_conf": flink_conf,
+              "checkpoint_ms": args.checkpoint_ms, "checkpoint_min_pause_ms": args.checkpoint_min_pause_ms,
               "job_env": job_environment(),
               "runs": runs, "median": median,
               "host": {"cpus": os.cpu_count(), "python": host_platform.python_version()},

@@ -153,3 +153,17 @@ def test_ab_with_an_unknown_commit_is_one_clear_error(tmp_path: Path, monkeypatc
     with pytest.raises(SystemExit) as exited:
         ab.main(["job.py", "--against", "nosuchref", "--name", "t"])
     assert str(exited.value.code).startswith("error: job.py at nosuchref:")
+
+
+@pytest.mark.parametrize("argv", [["--checkpoint-ms", "0"], ["--checkpoint-min-pause-ms", "-1"]])
+def test_a_drain_with_a_bad_checkpoint_setting_is_one_clear_error_before_any_server_starts(
+        argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import stream_e2e
+
+    monkeypatch.setattr(stream_e2e.manager, "up", lambda _s: pytest.fail("the stack was started"))
+    monkeypatch.setattr(sys, "argv", ["bench.stream_e2e", *argv])
+    with pytest.raises(SystemExit) as exited:
+        stream_e2e.main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("python -m bench.stream_e2e: error: --") and "must be at least" in err, err
