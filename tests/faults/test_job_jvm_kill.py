@@ -7,6 +7,7 @@ test waited for windows that never fired."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -27,6 +28,7 @@ from stack.settings import StackSettings
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 
 FIRST, SECOND = 3_000, 12_000
+KILL_AT = 3  # of the second send's 12 batches of 1,000
 
 
 def test_a_dead_jvm_ends_the_job_process_and_a_restart_loses_nothing(stack: StackSettings, names: Names,
@@ -38,18 +40,26 @@ def test_a_dead_jvm_ends_the_job_process_and_a_restart_loses_nothing(stack: Stac
         job.wait_submitted()
         sent = simulator.send(target, FIRST, turbines=5, seed=31, edge_id="edge-jvm").accepted_ids
         wait_for_rows(stack, names.readings_table, 1, timeout_s=180)  # a checkpoint has committed
-        second: dict[str, set[str]] = {}
-        sender = threading.Thread(target=lambda: second.setdefault(
-            "ids", simulator.send(target, SECOND, turbines=5, seed=32, edge_id="edge-jvm").accepted_ids))
-        sender.start()
-        time.sleep(2.5)
         jvm, first = job.jvm_pid(), job.proc
         assert jvm is not None and first is not None, "no JVM under the job process"
-        os.kill(jvm, signal.SIGKILL)
-        killed_at = time.monotonic()
+        # the kill comes from the sender itself, after its KILL_AT-th batch: mid-stream whatever the job's speed
+        # (a kill 2.5 s after the sender started once came after all 15,000 readings were stored)
+        batches, killed_at = itertools.count(1), threading.Event()
+
+        def kill_mid_send(_n: int) -> None:
+            if next(batches) == KILL_AT:
+                os.kill(jvm, signal.SIGKILL)
+                killed_at.set()
+
+        second: dict[str, set[str]] = {}
+        sender = threading.Thread(target=lambda: second.setdefault("ids", simulator.send(
+            target, SECOND, turbines=5, seed=32, edge_id="edge-jvm", on_batch=kill_mid_send).accepted_ids))
+        sender.start()
+        assert killed_at.wait(timeout=120), "the sender never reached the batch that kills the JVM"
+        t_kill = time.monotonic()
         code = first.wait(timeout=60)
-        exited_after = time.monotonic() - killed_at
-        at_kill = len(stored_ids(stack, names.readings_table))
+        exited_after = time.monotonic() - t_kill
+        at_kill = len(stored_ids(stack, names.readings_table))  # the dead JVM commits nothing more
         with Supervisor(job, poll_s=0.5) as supervisor:
             sender.join(timeout=120)
             sent |= second["ids"]
@@ -61,7 +71,7 @@ def test_a_dead_jvm_ends_the_job_process_and_a_restart_loses_nothing(stack: Stac
     assert code == EXIT_JOB_GONE, f"the job process exited {code}, not {EXIT_JOB_GONE}"
     print(f"job process exited {code} {exited_after:.1f} s after its JVM was killed; {at_kill} rows stored then")
     assert supervisor.restarts == [EXIT_JOB_GONE]
-    assert 0 < at_kill < len(sent), f"the kill was not mid-stream: {at_kill} rows stored"
+    assert 0 < at_kill <= FIRST + KILL_AT * 1_000 < len(sent), f"the kill was not mid-stream: {at_kill} rows stored"
     assert len(sent) == FIRST + SECOND
     assert len(ids) == len(set(ids)) == len(sent) and set(ids) == sent, (
         f"{len(ids)} rows, {len(set(ids))} distinct, {len(sent - set(ids))} missing")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -112,6 +113,7 @@ def test_window_drops_are_summed_per_task_from_the_rest_metrics(monkeypatch: pyt
 
     window = "WindowAggregate(groupBy=[turbine_id, sensor_id], window=[TUMBLE(time_col=[rowtime], size=[1 min])])"
     rest = {
+        "/jobs/j/metrics": [],
         "/jobs/j": {"vertices": [{"id": "v1", "name": window}, {"id": "v2", "name": "Source: raw"}]},
         "/jobs/j/vertices/v1/metrics": [{"id": f"{i}.{window[:60]}.numLateRecordsDropped"} for i in (0, 1)]
                                        + [{"id": "0.numRecordsIn"}],
@@ -120,5 +122,10 @@ def test_window_drops_are_summed_per_task_from_the_rest_metrics(monkeypatch: pyt
     got = f"/jobs/j/vertices/v1/metrics?get=0.{window[:60]}.numLateRecordsDropped,1.{window[:60]}.numLateRecordsDropped"
     rest[got] = [{"id": "0.x.numLateRecordsDropped", "value": "31"}, {"id": "1.x.numLateRecordsDropped", "value": "27.0"}]
     cluster = FlinkCluster(StackSettings())
-    monkeypatch.setattr(cluster, "_get", lambda path: rest[path])
+    asked: list[str] = []
+    monkeypatch.setattr(cluster, "_get", lambda path: asked.append(path) or rest[path])
+    monkeypatch.setattr(time, "sleep", lambda s: asked.append(f"sleep {s}"))
     assert cluster.late_records_dropped("j") == {window[:80]: 58}
+    # the REST server's metric cache is asked to refresh, and given the time to, before anything is read
+    assert asked[:3] == ["/jobs/j/metrics", f"sleep {cluster.metrics_settle_s}", "/jobs/j"], asked
+    assert cluster.metrics_settle_s >= 2 * cluster.s.metrics_fetch_interval_ms / 1000
