@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -91,6 +92,27 @@ class MidStreamKill:
     def assert_mid_stream(self) -> None:
         assert self.rows_at_kill is not None and 0 < self.rows_at_kill < len(self.sc.ontime), \
             f"kill was not mid-stream: {self.rows_at_kill} rows stored"
+
+
+@dataclass
+class KillAtBatch:
+    """An ``on_batch`` hook for simulator.send: run ``kill`` after the ``at``-th batch, from the sender's own
+    thread, so the kill lands mid-stream however fast the job drains (a kill 2.5 s into a send once came after
+    every reading was stored); ``done`` is set once it ran."""
+
+    kill: Callable[[], object]
+    at: int = 3
+    batches: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def __call__(self, _n: int) -> None:
+        self.batches += 1
+        if self.batches == self.at:
+            self.kill()
+            self.done.set()
+
+    def wait(self, timeout_s: float = 120.0) -> None:
+        assert self.done.wait(timeout=timeout_s), f"the sender never reached batch {self.at}, where the kill is"
 
 
 def with_fault_mid_stream(stack: StackSettings, names: Names, sc: ref.Scenario, job: IngestJob, bridge: Bridge,

@@ -7,7 +7,6 @@ test waited for windows that never fired."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import signal
@@ -42,20 +41,12 @@ def test_a_dead_jvm_ends_the_job_process_and_a_restart_loses_nothing(stack: Stac
         wait_for_rows(stack, names.readings_table, 1, timeout_s=180)  # a checkpoint has committed
         jvm, first = job.jvm_pid(), job.proc
         assert jvm is not None and first is not None, "no JVM under the job process"
-        # the kill comes from the sender itself, after its KILL_AT-th batch: mid-stream whatever the job's speed
-        # (a kill 2.5 s after the sender started once came after all 15,000 readings were stored)
-        batches, killed_at = itertools.count(1), threading.Event()
-
-        def kill_mid_send(_n: int) -> None:
-            if next(batches) == KILL_AT:
-                os.kill(jvm, signal.SIGKILL)
-                killed_at.set()
-
+        hook = oracle.KillAtBatch(lambda: os.kill(jvm, signal.SIGKILL), at=KILL_AT)  # mid-stream by construction
         second: dict[str, set[str]] = {}
         sender = threading.Thread(target=lambda: second.setdefault("ids", simulator.send(
-            target, SECOND, turbines=5, seed=32, edge_id="edge-jvm", on_batch=kill_mid_send).accepted_ids))
+            target, SECOND, turbines=5, seed=32, edge_id="edge-jvm", on_batch=hook).accepted_ids))
         sender.start()
-        assert killed_at.wait(timeout=120), "the sender never reached the batch that kills the JVM"
+        hook.wait()
         t_kill = time.monotonic()
         code = first.wait(timeout=60)
         exited_after = time.monotonic() - t_kill

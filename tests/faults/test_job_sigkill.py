@@ -3,7 +3,6 @@
 import shutil
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,11 +14,13 @@ from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from flink_jobs.common import checkpoints
 from stack.settings import PROJECT_ROOT, StackSettings
+from reliability.oracle import KillAtBatch
 from reliability.pipeline import check_commit_history, commit_history, new_job
 
 pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 
 FIRST, SECOND = 6_000, 24_000
+KILL_AT = 3  # of the second send's 24 batches of 1,000
 
 
 def test_sigkill_mid_stream_then_restore_from_latest_checkpoint(stack: StackSettings, names: Names, tmp_path: Path) -> None:
@@ -34,17 +35,16 @@ def test_sigkill_mid_stream_then_restore_from_latest_checkpoint(stack: StackSett
         early = keep_checkpoint_reference(checkpoints.latest(tmp_path / "checkpoints"), tmp_path / "early")
 
         second: dict[str, set[str]] = {}
-        sender = threading.Thread(
-            target=lambda: second.setdefault("ids", simulator.send(target, SECOND, turbines=5, seed=22, edge_id="edge-fault").accepted_ids)
-        )
+        hook = KillAtBatch(job.kill, at=KILL_AT)  # SIGKILL to the job's process group: client, JVM and Python workers
+        sender = threading.Thread(target=lambda: second.setdefault("ids", simulator.send(
+            target, SECOND, turbines=5, seed=22, edge_id="edge-fault", on_batch=hook).accepted_ids))
         sender.start()
-        time.sleep(2.5)
-        job.kill()  # SIGKILL to the job's process group: client, JVM and Python workers
-        at_kill = len(stored_ids(stack, names.readings_table))
+        hook.wait()
+        at_kill = len(stored_ids(stack, names.readings_table))  # the killed job commits nothing more
         sender.join(timeout=120)
         sent |= second["ids"]
         assert len(sent) == FIRST + SECOND
-        assert 0 < at_kill < FIRST + SECOND, f"kill was not mid-stream: {at_kill} rows stored"
+        assert 0 < at_kill <= FIRST + KILL_AT * 1_000 < FIRST + SECOND, f"kill was not mid-stream: {at_kill} rows stored"
         assert checkpoints.latest(tmp_path / "checkpoints") is not None
 
         job.start(restore_latest=True)
