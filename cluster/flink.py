@@ -59,7 +59,11 @@ class FlinkCluster:
         self.home = flink_home()
         self.conf_dir = stack.path("flink-cluster", "conf")
         self.rest = f"http://{stack.host}:{self.s.rest_port}"
-        self.metrics_settle_s = 3 * self.s.metrics_fetch_interval_ms / 1000  # a refresh asked for has landed by then
+
+    @property
+    def metrics_settle_s(self) -> float:
+        """How long after asking for a refresh of the REST server's metric cache it has surely landed."""
+        return 3 * self.s.metrics_fetch_interval_ms / 1000
 
     # -- configuration ------------------------------------------------------------------------
     def _java_opts(self) -> str:

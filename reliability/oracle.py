@@ -98,17 +98,19 @@ class MidStreamKill:
 class KillAtBatch:
     """An ``on_batch`` hook for simulator.send: run ``kill`` after the ``at``-th batch, from the sender's own
     thread, so the kill lands mid-stream however fast the job drains (a kill 2.5 s into a send once came after
-    every reading was stored); ``done`` is set once it ran."""
+    every reading was stored); ``done`` is set once it ran, ``killed_at`` (monotonic) is when."""
 
     kill: Callable[[], object]
     at: int = 3
     batches: int = 0
+    killed_at: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
 
     def __call__(self, _n: int) -> None:
         self.batches += 1
         if self.batches == self.at:
             self.kill()
+            self.killed_at = time.monotonic()
             self.done.set()
 
     def wait(self, timeout_s: float = 120.0) -> None:

@@ -47,9 +47,8 @@ def test_a_dead_jvm_ends_the_job_process_and_a_restart_loses_nothing(stack: Stac
             target, SECOND, turbines=5, seed=32, edge_id="edge-jvm", on_batch=hook).accepted_ids))
         sender.start()
         hook.wait()
-        t_kill = time.monotonic()
         code = first.wait(timeout=60)
-        exited_after = time.monotonic() - t_kill
+        exited_after = time.monotonic() - hook.killed_at
         at_kill = len(stored_ids(stack, names.readings_table))  # the dead JVM commits nothing more
         with Supervisor(job, poll_s=0.5) as supervisor:
             sender.join(timeout=120)
