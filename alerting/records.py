@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from udfs import epoch
+
 SEVERITIES = ("WARNING", "CRITICAL")
 
 
@@ -14,10 +16,7 @@ def to_ms(value: Any) -> int:
     """Flink's JSON timestamps ('2026-11-22 08:15:43.123Z') or epoch milliseconds."""
     if isinstance(value, (int, float)):
         return int(value)
-    parsed = datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp() * 1000)
+    return epoch.millis(datetime.fromisoformat(str(value)))  # naive: UTC
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from edge_bridge.proto import ingest_pb2 as pb
+from udfs import epoch
 from udfs.channels import CHANNELS
 
 #: common SCADA export names -> IEC 61400-25 channel
@@ -60,7 +62,7 @@ def parse_time(text: str, assume_utc: bool) -> int:
     if re.fullmatch(r"\d{12,14}", text):
         return int(text)
     if re.fullmatch(r"\d{9,11}(\.\d+)?", text):
-        return int(float(text) * 1000)
+        return int(Decimal(text) * 1000)  # exact: a float would truncate 268349.545 to 268349544 ms
     try:
         t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as err:
@@ -69,7 +71,7 @@ def parse_time(text: str, assume_utc: bool) -> int:
         if not assume_utc:
             raise ReplayError(f"time {text!r} has no UTC offset (use --assume-utc if the file is in UTC)")
         t = t.replace(tzinfo=dt.UTC)
-    return int(t.timestamp() * 1000)
+    return epoch.millis(t)
 
 
 def _pick(header: list[str], candidates: tuple[str, ...], what: str) -> str:

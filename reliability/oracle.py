@@ -31,6 +31,7 @@ from reliability.kafka_read import read_all
 from reliability.pipeline import check_commit_history, commit_history
 from stack.manager import catalog_properties
 from stack.settings import StackSettings
+from udfs import epoch
 
 TABLES = ("readings", "turbine_agg_1m", "turbine_agg_10m", "site_agg_1h", "alerts", "late_readings", "rejected")
 STATS = ("sample_count", "avg_value", "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage")
@@ -223,7 +224,7 @@ def rejected_rows(stack: StackSettings, names: Names) -> pd.DataFrame:
 
 
 def _ms(ts: Any) -> int:
-    return int(pd.Timestamp(ts).timestamp() * 1000)
+    return epoch.millis(pd.Timestamp(ts))
 
 
 def _compare(name: str, want: pd.DataFrame, got: dict[tuple[Any, ...], dict[str, float]], keys: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import fastavro
 
+from udfs import epoch
 from udfs.identity import msg_id as make_msg_id
 from udfs.records import Reading, Rejection
 from udfs.validation import Limits, validate
@@ -39,7 +40,28 @@ class DecodeError:
 
 
 def _millis(v: Any) -> int:
-    return int(v.timestamp() * 1000) if isinstance(v, datetime) else int(v)
+    return epoch.millis(v) if isinstance(v, datetime) else int(v)
+
+
+def _shape(schema: Any) -> Any:
+    """A schema without its docs: two schemas of the same shape read the same bytes the same way."""
+    if isinstance(schema, dict):
+        return {k: _shape(v) for k, v in schema.items() if k != "doc"}
+    if isinstance(schema, list):
+        return [_shape(v) for v in schema]
+    return schema
+
+
+def _epoch_millis(schema: Any) -> Any:
+    """The schema with its timestamp-millis longs left as plain longs: they decode to the epoch milliseconds
+    themselves instead of a datetime that ``_millis`` turns straight back (about 5 of 18 us per reading)."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "long" and schema.get("logicalType") == "timestamp-millis":
+            return {k: v for k, v in schema.items() if k != "logicalType"}
+        return {k: _epoch_millis(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_epoch_millis(v) for v in schema]
+    return schema
 
 
 class ReadingDecoder:
@@ -52,13 +74,20 @@ class ReadingDecoder:
 
     def __init__(self, reader_schema: dict[str, Any], fetch_schema: Callable[[int], str]) -> None:
         self._reader = fastavro.parse_schema(reader_schema)
+        self._reader_shape = _shape(reader_schema)
         self._fetch = fetch_schema
-        self._writers: dict[int, Any] = {}
-        self._unknown: set[int] = set()
+        self._writers: dict[int, tuple[Any, Any]] = {}
 
-    def _writer(self, schema_id: int) -> Any:
+    def _writer(self, schema_id: int) -> tuple[Any, Any]:
+        """(writer, reader) for ``schemaless_reader``. A writer of the reader's own shape, the bridge's every
+        record, is read as written, no resolution (``None``), timestamps as plain longs; any other writer is
+        resolved against the reader schema, its logical types and all, as Avro's rules say."""
         if schema_id not in self._writers:
-            self._writers[schema_id] = fastavro.parse_schema(json.loads(self._fetch(schema_id)))
+            declared = json.loads(self._fetch(schema_id))
+            if _shape(declared) == self._reader_shape:
+                self._writers[schema_id] = (fastavro.parse_schema(_epoch_millis(declared)), None)
+            else:
+                self._writers[schema_id] = (fastavro.parse_schema(declared), self._reader)
         return self._writers[schema_id]
 
     def decode(self, raw: bytes | None, unknown_schema: Callable[[Exception], bool]) -> Reading | Rejection:
@@ -71,14 +100,14 @@ class ReadingDecoder:
         if magic != MAGIC:
             return Rejection("BAD_MAGIC_BYTE", f"magic byte {magic} is not {MAGIC}")
         try:
-            writer = self._writer(schema_id)
+            writer, reader = self._writer(schema_id)
         except Exception as err:  # noqa: BLE001 - classified by the caller
             if unknown_schema(err):
                 return Rejection("UNKNOWN_SCHEMA_ID", f"schema id {schema_id} is not in the registry")
             raise
         body = io.BytesIO(raw[_HEADER.size:])
         try:
-            rec = fastavro.schemaless_reader(body, writer, self._reader)
+            rec = fastavro.schemaless_reader(body, writer, reader)
         except Exception as err:  # noqa: BLE001 - any codec failure is the record's fault
             return Rejection("UNDECODABLE_AVRO", f"{type(err).__name__}: {err}"[:300])
         if body.tell() != len(raw) - _HEADER.size:

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.unit
 
 def test_udfs_import_neither_pyflink_nor_pyspark() -> None:
     code = (
-        "import sys, udfs.identity, udfs.records, udfs.validation, udfs.wire, udfs.channels, udfs.windows, udfs.power_curve, udfs.anomaly, udfs.freeze, udfs.gate;"
+        "import sys, udfs.identity, udfs.records, udfs.validation, udfs.wire, udfs.channels, udfs.windows, udfs.power_curve, udfs.anomaly, udfs.freeze, udfs.gate, udfs.epoch;"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('pyflink', 'pyspark')];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -5,7 +5,8 @@ import pytest
 
 from edge_bridge import fleet as fleet_mod
 from edge_bridge.physics import FaultKind, FaultLabel, TurbineSim
-from edge_bridge.replay import ReplayError, read
+from alerting.records import to_ms
+from edge_bridge.replay import ReplayError, parse_time, read
 from edge_bridge.simulator import FleetSimulator
 from udfs.channels import CHANNELS
 from udfs.power_curve import MODELS, expected_power
@@ -101,3 +102,14 @@ def test_replay_refuses_files_without_a_time_column(tmp_path: Path) -> None:
     bad.write_text("turbine,when,channel,value\nA,x,power,1\n")
     with pytest.raises(ReplayError, match="no time column"):
         list(read(bad, "long"))
+
+
+@pytest.mark.parametrize("text", ["1075161068.353", "2004-01-26T23:51:08.353Z", "2004-01-26T23:51:08.353+00:00",
+                                  "2004-01-27T00:51:08.353+01:00", "1075161068353"])
+def test_replay_times_land_on_their_own_millisecond(text: str) -> None:
+    # through a float, 1075161068.353 s is 1075161068352 ms (0.6% of milliseconds in 2001-2096 are)
+    assert parse_time(text, assume_utc=False) == 1_075_161_068_353
+
+
+def test_alert_times_from_flink_json_land_on_their_own_millisecond() -> None:
+    assert to_ms("2004-01-26 23:51:08.353Z") == to_ms("2004-01-26 23:51:08.353") == 1_075_161_068_353

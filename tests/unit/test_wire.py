@@ -4,6 +4,8 @@ import struct
 
 import fastavro
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import schemas
 from udfs.identity import msg_id
@@ -103,3 +105,43 @@ def test_every_oracle_poison_record_gets_the_reason_the_oracle_expects() -> None
     got = [decoder.decode(raw, is_unknown) for raw in ref.poison(1, 1_700_000_000_000, incompatible_id=2)]
     assert all(isinstance(r, Rejection) for r in got)
     assert sorted(r.reason_code for r in got) == ref.poison_reasons()  # type: ignore[union-attr]
+
+
+# a later writer schema: one more field, with a default, as registry BACKWARD compatibility allows
+EVOLVED = {**SCHEMA, "fields": [*SCHEMA["fields"], {"name": "firmware", "type": ["null", "string"], "default": None}]}
+REDOCUMENTED = {**SCHEMA, "doc": "the same shape, other words"}
+
+
+def fetch_three(schema_id: int) -> str:
+    return json.dumps({1: SCHEMA, 2: EVOLVED, 3: REDOCUMENTED}[schema_id])
+
+
+def frame_as(schema: dict[str, object], schema_id: int, rec: dict[str, object]) -> bytes:
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(schema), rec)
+    return struct.pack(">bI", 0, schema_id) + buf.getvalue()
+
+
+@given(event_time=st.integers(0, 4_102_444_800_000), lag=st.integers(0, 10**9),
+       value=st.floats(0, 20_000, allow_nan=False))
+def test_the_reader_shaped_fast_path_and_schema_resolution_decode_alike(event_time: int, lag: int, value: float) -> None:
+    """The bridge's own schema is read as written, timestamps as plain longs; another writer goes through
+    Avro resolution and its datetimes. Every writer gives the same Reading, to the millisecond."""
+    rec = record(event_time=event_time, received_at=event_time + lag, value=value)
+    decoder = ReadingDecoder(SCHEMA, fetch_three)
+    out = [decoder.decode(frame_as(s, i, {**rec, "firmware": "4.2"}), is_unknown)
+           for i, s in ((1, SCHEMA), (2, EVOLVED), (3, REDOCUMENTED))]
+    assert isinstance(out[0], Reading)
+    assert out[0] == out[1] == out[2]
+    assert (out[0].event_time, out[0].received_at, out[0].value) == (event_time, event_time + lag, value)
+    assert type(out[0].event_time) is int and type(out[1].received_at) is int
+
+
+@given(ms=st.integers(-10**13, 10**13))
+def test_epoch_millis_is_exact_where_a_float_is_not(ms: int) -> None:
+    from datetime import timedelta
+
+    from udfs import epoch
+
+    t = epoch.EPOCH + timedelta(milliseconds=ms)
+    assert epoch.millis(t) == ms and epoch.millis(t.replace(tzinfo=None)) == ms
