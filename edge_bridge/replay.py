@@ -67,11 +67,9 @@ def parse_time(text: str, assume_utc: bool) -> int:
         t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as err:
         raise ReplayError(f"time {text!r} is neither epoch nor ISO 8601") from err
-    if t.tzinfo is None:
-        if not assume_utc:
-            raise ReplayError(f"time {text!r} has no UTC offset (use --assume-utc if the file is in UTC)")
-        t = t.replace(tzinfo=dt.UTC)
-    return epoch.millis(t)
+    if t.tzinfo is None and not assume_utc:
+        raise ReplayError(f"time {text!r} has no UTC offset (use --assume-utc if the file is in UTC)")
+    return epoch.millis(t)  # a naive time is taken as UTC
 
 
 def _pick(header: list[str], candidates: tuple[str, ...], what: str) -> str:

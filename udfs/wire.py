@@ -43,25 +43,25 @@ def _millis(v: Any) -> int:
     return epoch.millis(v) if isinstance(v, datetime) else int(v)
 
 
+def _without(schema: Any, drop: Callable[[dict[str, Any], str], bool]) -> Any:
+    """A copy of a schema's JSON without the keys ``drop(node, key)`` picks, in every object at any depth."""
+    if isinstance(schema, dict):
+        return {k: _without(v, drop) for k, v in schema.items() if not drop(schema, k)}
+    if isinstance(schema, list):
+        return [_without(v, drop) for v in schema]
+    return schema
+
+
 def _shape(schema: Any) -> Any:
     """A schema without its docs: two schemas of the same shape read the same bytes the same way."""
-    if isinstance(schema, dict):
-        return {k: _shape(v) for k, v in schema.items() if k != "doc"}
-    if isinstance(schema, list):
-        return [_shape(v) for v in schema]
-    return schema
+    return _without(schema, lambda _node, key: key == "doc")
 
 
 def _epoch_millis(schema: Any) -> Any:
     """The schema with its timestamp-millis longs left as plain longs: they decode to the epoch milliseconds
     themselves instead of a datetime that ``_millis`` turns straight back (about 5 of 18 us per reading)."""
-    if isinstance(schema, dict):
-        if schema.get("type") == "long" and schema.get("logicalType") == "timestamp-millis":
-            return {k: v for k, v in schema.items() if k != "logicalType"}
-        return {k: _epoch_millis(v) for k, v in schema.items()}
-    if isinstance(schema, list):
-        return [_epoch_millis(v) for v in schema]
-    return schema
+    return _without(schema, lambda node, key: key == "logicalType" and node.get("type") == "long"
+                    and node.get("logicalType") == "timestamp-millis")
 
 
 class ReadingDecoder:
