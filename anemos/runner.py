@@ -41,12 +41,13 @@ class IngestJob:
     checkpoint_interval_ms: int = 5_000
     log_path: Path | None = None
     extra_args: tuple[str, ...] = ()  # e.g. ("--loss-after-ms", "60000")
+    module: str = "flink_jobs.ingest"  # or a module that takes its flags (bench.ceiling_job)
     proc: subprocess.Popen[bytes] | None = None
 
     def argv(self, restore_from: str = "auto") -> list[str]:
         """The job's command line (``restore_from``: auto, latest, none or a path)."""
         return [
-            sys.executable, "-m", "flink_jobs.ingest", "--raw-topic", self.names.raw_topic, "--dlq-topic",
+            sys.executable, "-m", self.module, "--raw-topic", self.names.raw_topic, "--dlq-topic",
             self.names.dlq_topic, "--aggregates-topic", self.names.aggregates_topic, "--alerts-topic",
             self.names.alerts_topic, "--namespace", self.names.namespace, "--redis-prefix", self.names.redis_prefix,
             *self.extra_args, "--checkpoint-dir",

@@ -1,0 +1,90 @@
+"""The ingest job's JVM part alone, for bench.stream_ceiling: how fast this machine drains telemetry.raw when
+no reading crosses into Python. Not a product job: it decodes with Flink's avro-confluent format (a poison
+record would fail it, where the real job makes a dead letter), enriches nothing and runs no rules.
+
+    python -m bench.ceiling_job --shape sql|source [the flags of python -m flink_jobs.ingest]
+
+Shapes:
+  sql     the ingest job's own SQL from the decoded rows on (decode_split, dedupe, split_late, the three
+          window aggregations, the inserts into wind.readings, late_readings, rejected, the aggregate tables
+          and Kafka telemetry.aggregates), with the window rows going straight to their sinks (no Postgres)
+  source  Kafka to wind.readings and nothing else: what storing the raw readings costs on its own
+
+Both run on the environment of the ingest job (flink_jobs.common.env: RocksDB, exactly-once checkpoints,
+the same settings and flags) and commit to Iceberg on checkpoints, so the bench measures them the same way.
+The topic must hold no heartbeats (the bench's bridge sends none): the format cannot read an empty record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pyflink.table import StreamTableEnvironment
+
+from flink_jobs.common import sql
+from flink_jobs.common.settings import JobSettings
+from bench import describe
+from flink_jobs.ingest.__main__ import parse
+from flink_jobs.ingest.pipeline import HOT_TABLES, sql_params, with_rowtime
+
+log = logging.getLogger("anemos.ceiling")
+SHAPES = ("sql", "source")
+
+
+def build(t_env: StreamTableEnvironment, settings: JobSettings, shape: str) -> None:
+    params = {**sql_params(settings), "registry_url": settings.registry_url}
+    for name in ("iceberg_catalog.sql", "dlq_sink.sql", "kafka_sinks.sql"):
+        for statement in sql.load(f"flink/{name}", params):
+            t_env.execute_sql(statement)
+    for statement in sql.load("bench/ceiling_source.sql", params):
+        t_env.execute_sql(statement)
+    statements = t_env.create_statement_set()
+    if shape == "source":
+        for statement in sql.load("bench/ceiling_readings_only.sql", params):
+            statements.add_insert_sql(statement)
+        statements.attach_as_datastream()
+        return
+    for name in ("bench/ceiling_decode_results.sql", "flink/decode_split.sql", "flink/dedupe.sql"):
+        for statement in sql.load(name, params):
+            t_env.execute_sql(statement)
+    # as the job does: the dedupe's output gets its event-time attribute back through a JVM data stream
+    deduped = t_env.to_changelog_stream(t_env.from_path("new_readings"))
+    t_env.create_temporary_view("deduped_readings", t_env.from_data_stream(deduped, with_rowtime()))
+    for statement in sql.load("flink/split_late.sql", params):
+        t_env.execute_sql(statement)
+    for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10)):
+        for statement in sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes}):
+            t_env.execute_sql(statement)
+    for statement in sql.load("flink/site_window.sql", params):
+        t_env.execute_sql(statement)
+    for view, _table, _columns, _key in HOT_TABLES:
+        t_env.create_temporary_view(view, t_env.from_path(f"{view}_window"))
+    for name in ("insert_readings.sql", "insert_late.sql", "insert_dlq.sql", "insert_aggregates.sql"):
+        for statement in sql.load(f"flink/{name}", params):
+            statements.add_insert_sql(statement)
+    statements.attach_as_datastream()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    p = argparse.ArgumentParser(prog="python -m bench.ceiling_job", description=describe(__doc__),
+                                epilog="Every other flag is one of python -m flink_jobs.ingest (see its --help).")
+    p.add_argument("--shape", choices=SHAPES, required=True, help="what part of the job runs (see above)")
+    args, rest = p.parse_known_args(sys.argv[1:] if argv is None else argv)
+    settings, _detach = parse(rest)
+    from flink_jobs.common.env import create
+
+    env, t_env = create(settings)
+    build(t_env, settings, args.shape)
+    client = env.execute_async(settings.job_name)
+    job_id = str(client.get_job_id())
+    log.info("ceiling job %s (%s), shape %s, submitted", settings.job_name, job_id, args.shape)
+    print(f"JOB_ID {job_id} restored_from={settings.restore_from or '-'}", flush=True)  # what IngestJob waits for
+    client.get_job_execution_result().result()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
