@@ -8,6 +8,8 @@ Shapes:
   sql     the ingest job's own SQL from the decoded rows on (decode_split, dedupe, split_late, the three
           window aggregations, the inserts into wind.readings, late_readings, rejected, the aggregate tables
           and Kafka telemetry.aggregates), with the window rows going straight to their sinks (no Postgres)
+  dedupe  the same without the windows: decode_split, the dedupe and the lateness split, into wind.readings,
+          late_readings and rejected
   source  Kafka to wind.readings and nothing else: what storing the raw readings costs on its own
 
 Both run on the environment of the ingest job (flink_jobs.common.env: RocksDB, exactly-once checkpoints,
@@ -30,7 +32,7 @@ from flink_jobs.ingest.__main__ import parse
 from flink_jobs.ingest.pipeline import HOT_TABLES, sql_params, with_rowtime
 
 log = logging.getLogger("anemos.ceiling")
-SHAPES = ("sql", "source")
+SHAPES = ("sql", "dedupe", "source")
 
 
 def build(t_env: StreamTableEnvironment, settings: JobSettings, shape: str) -> None:
@@ -54,6 +56,12 @@ def build(t_env: StreamTableEnvironment, settings: JobSettings, shape: str) -> N
     t_env.create_temporary_view("deduped_readings", t_env.from_data_stream(deduped, with_rowtime()))
     for statement in sql.load("flink/split_late.sql", params):
         t_env.execute_sql(statement)
+    if shape == "dedupe":  # no windows: the readings and the late ones only
+        for name in ("insert_readings.sql", "insert_late.sql", "insert_dlq.sql"):
+            for statement in sql.load(f"flink/{name}", params):
+                statements.add_insert_sql(statement)
+        statements.attach_as_datastream()
+        return
     for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10)):
         for statement in sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes}):
             t_env.execute_sql(statement)

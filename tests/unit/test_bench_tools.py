@@ -167,3 +167,48 @@ def test_a_drain_with_a_bad_checkpoint_setting_is_one_clear_error_before_any_ser
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("python -m bench.stream_e2e: error: --") and "must be at least" in err, err
+
+
+@pytest.mark.parametrize("shapes", ["job,sideways", "", " , "])
+def test_the_ceiling_bench_refuses_an_unknown_shape_before_any_server_starts(
+        shapes: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import stream_ceiling
+
+    monkeypatch.setattr(stream_ceiling.manager, "up", lambda _s: pytest.fail("the stack was started"))
+    with pytest.raises(SystemExit) as exited:
+        stream_ceiling.main(["--shapes", shapes])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("python -m bench.stream_ceiling: error: --shapes takes"), err
+
+
+def test_the_ceiling_shapes_are_compared_by_their_medians_to_the_jobs() -> None:
+    from bench.stream_ceiling import summarize
+
+    def run(rate: float) -> dict[str, float]:
+        return {"job_readings_per_s": rate, "baseline_decode_per_s": 2 * rate}
+
+    summary = summarize({"job": [run(3_000), run(1_000), run(2_000)], "source": [run(9_000), run(12_000), run(3_000)]})
+    assert summary["job"]["median_readings_per_s"] == 2_000 and summary["job"]["ratio_to_job"] == 1.0
+    assert summary["source"]["median_readings_per_s"] == 9_000
+    assert summary["source"]["ratio_to_job"] == pytest.approx(4.5)
+    assert summary["source"]["share_of_target"] == pytest.approx(0.18)
+    assert summary["source"]["median_baseline_decode_per_s"] == 18_000
+    assert summarize({"sql": [run(5.0)]})["sql"]["ratio_to_job"] is None  # no job in the run: no ratio
+
+
+def test_the_ceiling_jobs_avro_source_reads_the_readings_schema_field_for_field() -> None:
+    """The JVM reads the bridge's records by a reader schema derived from these columns: a field renamed,
+    added or retyped in schemas/sensor_reading.avsc must show here, not as a bench run that fails."""
+    import re
+
+    import schemas
+    from flink_jobs.common import sql
+
+    ddl = sql.load("bench/ceiling_source.sql", {k: "x" for k in (
+        "raw_topic", "bootstrap_servers", "consumer_group", "partition_fetch_bytes", "registry_url", "watermark_bound_s")})[0]
+    physical = re.findall(r"`(\w+)` (STRING|BIGINT|DOUBLE) NOT NULL", ddl)
+    avro = {"string": "STRING", "double": "DOUBLE", "long": "BIGINT"}
+    expected = [(f["name"], avro[f["type"]["type"] if isinstance(f["type"], dict) else f["type"]])
+                for f in schemas.load("sensor_reading")["fields"]]
+    assert physical == expected
