@@ -1,18 +1,21 @@
 """The ingest job's JVM part alone, for bench.stream_ceiling: how fast this machine drains telemetry.raw when
 no reading crosses into Python. Not a product job: it decodes with Flink's avro-confluent format (a poison
-record would fail it, where the real job makes a dead letter), enriches nothing and runs no rules.
+record would fail it, where the real job makes a dead letter), enriches nothing (no more does
+bench.stream_e2e's job: the bench's fleet is not in the turbine registry, so neither fills site_agg_1h) and
+runs no rules.
 
-    python -m bench.ceiling_job --shape sql|source [the flags of python -m flink_jobs.ingest]
+    python -m bench.ceiling_job --shape sql|nopct|dedupe|source [the flags of python -m flink_jobs.ingest]
 
 Shapes:
   sql     the ingest job's own SQL from the decoded rows on (decode_split, dedupe, split_late, the three
           window aggregations, the inserts into wind.readings, late_readings, rejected, the aggregate tables
           and Kafka telemetry.aggregates), with the window rows going straight to their sinks (no Postgres)
-  dedupe  the same without the windows: decode_split, the dedupe and the lateness split, into wind.readings,
+  nopct   the sql shape with averages in place of the windows' PERCENTILE (an ablation: what the percentiles cost)
+  dedupe  the sql shape without the windows: decode_split, the dedupe and the lateness split, into wind.readings,
           late_readings and rejected
   source  Kafka to wind.readings and nothing else: what storing the raw readings costs on its own
 
-Both run on the environment of the ingest job (flink_jobs.common.env: RocksDB, exactly-once checkpoints,
+All run on the environment of the ingest job (flink_jobs.common.env: RocksDB, exactly-once checkpoints,
 the same settings and flags) and commit to Iceberg on checkpoints, so the bench measures them the same way.
 The topic must hold no heartbeats (the bench's bridge sends none): the format cannot read an empty record.
 """
@@ -32,7 +35,19 @@ from flink_jobs.ingest.__main__ import parse
 from flink_jobs.ingest.pipeline import HOT_TABLES, sql_params, with_rowtime
 
 log = logging.getLogger("anemos.ceiling")
-SHAPES = ("sql", "dedupe", "source")
+SHAPES = ("sql", "nopct", "dedupe", "source")
+# the ablation of the nopct shape: each window's one PERCENTILE call (a map of every value in RocksDB) becomes
+# three averages of the same type, so the window rows keep their columns and sinks
+PERCENTILE_CALL = "PERCENTILE(`value`, ARRAY[0.5, 0.95, 0.99])"
+NO_PERCENTILE = "ARRAY[AVG(`value`), AVG(`value`), AVG(`value`)]"
+
+
+def without_percentile(statements: list[str]) -> list[str]:
+    """The window SQL with its PERCENTILE call replaced (ValueError when there is none: the ablation would
+    silently measure the unchanged job)."""
+    if not any(PERCENTILE_CALL in s for s in statements):
+        raise ValueError(f"no {PERCENTILE_CALL} in the window SQL: the nopct ablation has nothing to replace")
+    return [s.replace(PERCENTILE_CALL, NO_PERCENTILE) for s in statements]
 
 
 def build(t_env: StreamTableEnvironment, settings: JobSettings, shape: str) -> None:
@@ -62,11 +77,12 @@ def build(t_env: StreamTableEnvironment, settings: JobSettings, shape: str) -> N
                 statements.add_insert_sql(statement)
         statements.attach_as_datastream()
         return
-    for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10)):
-        for statement in sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes}):
+    windows = [sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes})
+               for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10))]
+    windows.append(sql.load("flink/site_window.sql", params))
+    for statements_of_one in windows:
+        for statement in (without_percentile(statements_of_one) if shape == "nopct" else statements_of_one):
             t_env.execute_sql(statement)
-    for statement in sql.load("flink/site_window.sql", params):
-        t_env.execute_sql(statement)
     for view, _table, _columns, _key in HOT_TABLES:
         t_env.create_temporary_view(view, t_env.from_path(f"{view}_window"))
     for name in ("insert_readings.sql", "insert_late.sql", "insert_dlq.sql", "insert_aggregates.sql"):

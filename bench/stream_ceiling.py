@@ -1,14 +1,15 @@
 """How far this machine is from the 50,000 readings/s target whatever the job's Python does: the ingest job
 against its own JVM part alone, in alternating runs on the same backlog size and the same stack.
 
-    python -m bench.stream_ceiling [--readings 216000] [--turbines 50] [--rounds 3] [--shapes job,sql,dedupe,source]
-        [--checkpoint-ms 5000] [--out FILE]
+    python -m bench.stream_ceiling [--readings 216000] [--turbines 50] [--rounds 3] [--shapes job,sql,nopct,dedupe,source]
+        [--checkpoint-ms 5000] [--flink-conf KEY=VALUE ...] [--out FILE]
 
 Shapes (bench.ceiling_job says what the last two leave out):
   job     the ingest job, as bench.stream_e2e runs it
   sql     the job's SQL alone: readings decoded in the JVM, the msg_id dedupe, the lateness split, the three
           window aggregations and their Iceberg and Kafka sinks; no Python, no rules, Postgres or Redis
-  dedupe  the same without the windows
+  nopct   the sql shape with averages in place of the windows' PERCENTILE calls (an ablation)
+  dedupe  the sql shape without the windows
   source  Kafka to wind.readings, exactly-once, and nothing else
 
 Every run loads a fresh topic through the bridge (heartbeats off: the JVM's Avro format cannot read them, so
@@ -33,11 +34,12 @@ from pathlib import Path
 
 from bench import describe
 from bench.stream_e2e import one_run
+from flink_jobs.common.settings import flink_conf_items
 from stack import manager
 from stack.settings import StackSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "stream_ceiling.json"
-SHAPES = ("job", "sql", "dedupe", "source")
+SHAPES = ("job", "sql", "nopct", "dedupe", "source")
 TARGET = 50_000
 # the source alone drains several times faster than the rest: on the same backlog it made one or two commits
 # under load, too few for a slope (a commit comes once a checkpoint), so it gets this many times the readings
@@ -45,13 +47,13 @@ SOURCE_READINGS_FACTOR = 4
 
 
 def shape_run(stack: StackSettings, shape: str, readings: int, turbines: int, seed: int,
-              checkpoint_ms: int) -> dict[str, float]:
+              checkpoint_ms: int, flink_conf: tuple[str, ...] = ()) -> dict[str, float]:
     if shape == "job":
-        return one_run(stack, readings, turbines, seed, 1, checkpoint_ms=checkpoint_ms, heartbeats=False)
+        return one_run(stack, readings, turbines, seed, 1, flink_conf, checkpoint_ms=checkpoint_ms, heartbeats=False)
     if shape == "source":
         readings *= SOURCE_READINGS_FACTOR
-    return one_run(stack, readings, turbines, seed, 1, checkpoint_ms=checkpoint_ms, heartbeats=False,
-                   module="bench.ceiling_job", module_args=("--shape", shape), fires_windows=shape == "sql")
+    return one_run(stack, readings, turbines, seed, 1, flink_conf, checkpoint_ms=checkpoint_ms, heartbeats=False,
+                   module="bench.ceiling_job", module_args=("--shape", shape), fires_windows=shape in ("sql", "nopct"))
 
 
 def summarize(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
@@ -81,12 +83,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--shapes", default=",".join(SHAPES), help="which shapes, in the order each round runs them "
                                                              "(default %(default)s)")
     p.add_argument("--checkpoint-ms", type=int, default=5_000, help="checkpoint interval of every shape (default %(default)s)")
+    p.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra Flink configuration for every shape's job (repeatable)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results file (default %(default)s)")
     args = p.parse_args(argv)
     if args.rounds < 1 or args.readings < 1 or args.turbines < 1 or args.checkpoint_ms < 1:
         p.error("--rounds, --readings, --turbines and --checkpoint-ms must be at least 1")
     try:
         shapes = parse_shapes(args.shapes)
+        flink_conf = flink_conf_items(args.flink_conf)
     except ValueError as err:
         p.error(str(err))
     stack = StackSettings()
@@ -96,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     summary: dict[str, dict[str, float]] = {}
     for i in range(args.rounds):
         for shape in shapes:
-            r = shape_run(stack, shape, args.readings, args.turbines, seed=100 + i, checkpoint_ms=args.checkpoint_ms)
+            r = shape_run(stack, shape, args.readings, args.turbines, seed=100 + i, checkpoint_ms=args.checkpoint_ms,
+                          flink_conf=tuple(args.flink_conf))
             runs[shape].append(r)
             print(f"round {i + 1} {shape}: {r['job_readings_per_s']:,.0f} readings/s "
                   f"(baseline decode {r['baseline_decode_per_s']:,.0f}/s, {len(r['commits'])} commits, "
@@ -105,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
             summary = summarize({s: rs for s, rs in runs.items() if rs})
             result = {"command": command, "readings": args.readings, "source_readings": args.readings * SOURCE_READINGS_FACTOR,
                       "turbines": args.turbines, "rounds": args.rounds, "rounds_done": i + 1 if shape == shapes[-1] else i,
-                      "shapes": shapes, "checkpoint_ms": args.checkpoint_ms, "target_readings_per_s": TARGET,
+                      "shapes": shapes, "checkpoint_ms": args.checkpoint_ms, "flink_conf": flink_conf, "target_readings_per_s": TARGET,
                       "summary": summary, "runs": runs,
                       "host": {"cpus": os.cpu_count(), "python": host_platform.python_version()},
                       "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

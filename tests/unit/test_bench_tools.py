@@ -169,17 +169,20 @@ def test_a_drain_with_a_bad_checkpoint_setting_is_one_clear_error_before_any_ser
     assert err.startswith("python -m bench.stream_e2e: error: --") and "must be at least" in err, err
 
 
-@pytest.mark.parametrize("shapes", ["job,sideways", "", " , "])
-def test_the_ceiling_bench_refuses_an_unknown_shape_before_any_server_starts(
-        shapes: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--shapes", "job,sideways"], "--shapes takes"), (["--shapes", ""], "--shapes takes"),
+    (["--shapes", " , "], "--shapes takes"), (["--flink-conf", "parallelism.default"], "--flink-conf takes KEY=VALUE"),
+])
+def test_the_ceiling_bench_refuses_a_bad_flag_before_any_server_starts(
+        argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from bench import stream_ceiling
 
     monkeypatch.setattr(stream_ceiling.manager, "up", lambda _s: pytest.fail("the stack was started"))
     with pytest.raises(SystemExit) as exited:
-        stream_ceiling.main(["--shapes", shapes])
+        stream_ceiling.main(argv)
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("python -m bench.stream_ceiling: error: --shapes takes"), err
+    assert err.startswith(f"python -m bench.stream_ceiling: error: {says}"), err
 
 
 def test_the_ceiling_shapes_are_compared_by_their_medians_to_the_jobs() -> None:
@@ -212,3 +215,15 @@ def test_the_ceiling_jobs_avro_source_reads_the_readings_schema_field_for_field(
     expected = [(f["name"], avro[f["type"]["type"] if isinstance(f["type"], dict) else f["type"]])
                 for f in schemas.load("sensor_reading")["fields"]]
     assert physical == expected
+
+
+def test_the_percentile_ablation_replaces_the_call_in_every_window_or_refuses() -> None:
+    from bench.ceiling_job import NO_PERCENTILE, PERCENTILE_CALL, without_percentile
+    from flink_jobs.common import sql
+
+    params = {"sample_interval_ms": 1000, "view": "v", "window_minutes": 1}
+    for name in ("flink/turbine_window.sql", "flink/site_window.sql"):
+        ablated = " ".join(without_percentile(sql.load(name, params)))
+        assert PERCENTILE_CALL not in ablated and NO_PERCENTILE in ablated, name
+    with pytest.raises(ValueError, match="nothing to replace"):
+        without_percentile(["SELECT AVG(`value`) FROM t"])
