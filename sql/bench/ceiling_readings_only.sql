@@ -4,4 +4,4 @@ INSERT INTO ${catalog_name}.${namespace}.readings
    kafka_partition, kafka_offset)
 SELECT msg_id, turbine_id, sensor_id, sensor_type, TO_TIMESTAMP_LTZ(event_time, 3), `value`, edge_id, batch_id,
        TO_TIMESTAMP_LTZ(received_at, 3), source_partition, source_offset
-FROM raw_avro;
+FROM raw_records;

@@ -200,21 +200,29 @@ def test_the_ceiling_shapes_are_compared_by_their_medians_to_the_jobs() -> None:
     assert summarize({"sql": [run(5.0)]})["sql"]["ratio_to_job"] is None  # no job in the run: no ratio
 
 
-def test_the_ceiling_jobs_avro_source_reads_the_readings_schema_field_for_field() -> None:
+def test_the_ceiling_jobs_avro_source_is_the_jobs_source_reading_the_readings_schema_field_for_field() -> None:
     """The JVM reads the bridge's records by a reader schema derived from these columns: a field renamed,
-    added or retyped in schemas/sensor_reading.avsc must show here, not as a bench run that fails."""
+    added or retyped in schemas/sensor_reading.avsc must show here, not as a bench run that fails; and the
+    rest of the table is raw_source.sql's own (an edit that finds nothing is refused)."""
     import re
 
     import schemas
+    from bench.ceiling_job import avro_source
     from flink_jobs.common import sql
 
-    ddl = sql.load("bench/ceiling_source.sql", {k: "x" for k in (
-        "raw_topic", "bootstrap_servers", "consumer_group", "partition_fetch_bytes", "registry_url", "watermark_bound_s")})[0]
+    params = {k: "x" for k in ("raw_topic", "bootstrap_servers", "consumer_group", "partition_fetch_bytes",
+                               "watermark_bound_s", "heartbeat_key")}
+    job = sql.load("flink/raw_source.sql", params)
+    ddl, view = avro_source(job, "http://registry:8080/apis/ccompat/v7")
     physical = re.findall(r"`(\w+)` (STRING|BIGINT|DOUBLE) NOT NULL", ddl)
     avro = {"string": "STRING", "double": "DOUBLE", "long": "BIGINT"}
     expected = [(f["name"], avro[f["type"]["type"] if isinstance(f["type"], dict) else f["type"]])
                 for f in schemas.load("sensor_reading")["fields"]]
     assert physical == expected
+    assert "'value.avro-confluent.url' = 'http://registry:8080/apis/ccompat/v7'" in ddl and "record_value" not in ddl
+    assert view == job[1] and "'properties.max.partition.fetch.bytes' = 'x'" in ddl
+    with pytest.raises(ValueError, match="needs updating"):
+        avro_source([job[0].replace("'value.format' = 'raw'", "'value.format' = 'json'"), job[1]], "u")
 
 
 def test_the_percentile_ablation_replaces_the_call_in_every_window_or_refuses() -> None:
