@@ -29,9 +29,9 @@ import sys
 
 from pyflink.table import StreamTableEnvironment
 
+from bench import describe
 from flink_jobs.common import sql
 from flink_jobs.common.settings import JobSettings
-from bench import describe
 from flink_jobs.ingest.__main__ import parse
 from flink_jobs.ingest.pipeline import HOT_TABLES, sql_params, with_rowtime
 
@@ -47,25 +47,24 @@ NO_PERCENTILE = "ARRAY[AVG(`value`), AVG(`value`), AVG(`value`)]"
 # SensorReading fields (the reader schema Flink derives from them must resolve against the writer's; times as
 # plain longs) and a processing-time column for the dedupe, and its value format avro-confluent. Everything
 # else (topic, group, fetch size, watermarks, the heartbeat filter of raw_records) stays the job's.
-AVRO_EDITS = (
-    ("`record_value` BYTES,",
-     "`msg_id` STRING NOT NULL, `turbine_id` STRING NOT NULL, `sensor_id` STRING NOT NULL, "
-     "`sensor_type` STRING NOT NULL, `event_time` BIGINT NOT NULL, `value` DOUBLE NOT NULL, "
-     "`edge_id` STRING NOT NULL, `batch_id` STRING NOT NULL, `received_at` BIGINT NOT NULL, "
-     "`proc_time` AS PROCTIME(),"),
-    ("'value.format' = 'raw',", "'value.format' = 'avro-confluent', 'value.avro-confluent.url' = '${registry_url}',"),
-)
+AVRO_COLUMNS = ("`msg_id` STRING NOT NULL, `turbine_id` STRING NOT NULL, `sensor_id` STRING NOT NULL, "
+                "`sensor_type` STRING NOT NULL, `event_time` BIGINT NOT NULL, `value` DOUBLE NOT NULL, "
+                "`edge_id` STRING NOT NULL, `batch_id` STRING NOT NULL, `received_at` BIGINT NOT NULL, "
+                "`proc_time` AS PROCTIME(),")
 
 
 def avro_source(statements: list[str], registry_url: str) -> list[str]:
     """raw_source.sql's statements with its table decoding Avro (ValueError when an edit finds nothing to edit:
     the file changed, and the ceiling would no longer read what the job reads)."""
-    out = list(statements)
-    for old, new in AVRO_EDITS:
-        if old not in out[0]:
+    url = registry_url.replace("'", "''")  # inside a quoted SQL string, as sql.load quotes its parameters
+    edits = (("`record_value` BYTES,", AVRO_COLUMNS),
+             ("'value.format' = 'raw',", f"'value.format' = 'avro-confluent', 'value.avro-confluent.url' = '{url}',"))
+    table = statements[0]
+    for old, new in edits:
+        if old not in table:
             raise ValueError(f"raw_source.sql has no {old!r}: bench.ceiling_job's Avro source needs updating")
-        out[0] = out[0].replace(old, new.replace("${registry_url}", registry_url.replace("'", "''")))
-    return out
+        table = table.replace(old, new)
+    return [table, *statements[1:]]
 
 
 def without_percentile(statements: list[str]) -> list[str]:
@@ -83,36 +82,30 @@ def build(t_env: StreamTableEnvironment, settings: JobSettings, shape: str) -> N
             t_env.execute_sql(statement)
     for statement in avro_source(sql.load("flink/raw_source.sql", params), settings.registry_url):
         t_env.execute_sql(statement)
+    inserts = ["bench/ceiling_readings_only.sql"]
+    if shape != "source":
+        for name in ("bench/ceiling_decode_results.sql", "flink/decode_split.sql", "flink/dedupe.sql"):
+            for statement in sql.load(name, params):
+                t_env.execute_sql(statement)
+        # as the job does: the dedupe's output gets its event-time attribute back through a JVM data stream
+        deduped = t_env.to_changelog_stream(t_env.from_path("new_readings"))
+        t_env.create_temporary_view("deduped_readings", t_env.from_data_stream(deduped, with_rowtime()))
+        for statement in sql.load("flink/split_late.sql", params):
+            t_env.execute_sql(statement)
+        inserts = ["flink/insert_readings.sql", "flink/insert_late.sql", "flink/insert_dlq.sql"]
+    if shape in ("sql", "nopct"):
+        windows = [sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes})
+                   for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10))]
+        windows.append(sql.load("flink/site_window.sql", params))
+        for one in windows:
+            for statement in without_percentile(one) if shape == "nopct" else one:
+                t_env.execute_sql(statement)
+        for view, _table, _columns, _key in HOT_TABLES:
+            t_env.create_temporary_view(view, t_env.from_path(f"{view}_window"))
+        inserts.append("flink/insert_aggregates.sql")
     statements = t_env.create_statement_set()
-    if shape == "source":
-        for statement in sql.load("bench/ceiling_readings_only.sql", params):
-            statements.add_insert_sql(statement)
-        statements.attach_as_datastream()
-        return
-    for name in ("bench/ceiling_decode_results.sql", "flink/decode_split.sql", "flink/dedupe.sql"):
+    for name in inserts:
         for statement in sql.load(name, params):
-            t_env.execute_sql(statement)
-    # as the job does: the dedupe's output gets its event-time attribute back through a JVM data stream
-    deduped = t_env.to_changelog_stream(t_env.from_path("new_readings"))
-    t_env.create_temporary_view("deduped_readings", t_env.from_data_stream(deduped, with_rowtime()))
-    for statement in sql.load("flink/split_late.sql", params):
-        t_env.execute_sql(statement)
-    if shape == "dedupe":  # no windows: the readings and the late ones only
-        for name in ("insert_readings.sql", "insert_late.sql", "insert_dlq.sql"):
-            for statement in sql.load(f"flink/{name}", params):
-                statements.add_insert_sql(statement)
-        statements.attach_as_datastream()
-        return
-    windows = [sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes})
-               for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10))]
-    windows.append(sql.load("flink/site_window.sql", params))
-    for statements_of_one in windows:
-        for statement in (without_percentile(statements_of_one) if shape == "nopct" else statements_of_one):
-            t_env.execute_sql(statement)
-    for view, _table, _columns, _key in HOT_TABLES:
-        t_env.create_temporary_view(view, t_env.from_path(f"{view}_window"))
-    for name in ("insert_readings.sql", "insert_late.sql", "insert_dlq.sql", "insert_aggregates.sql"):
-        for statement in sql.load(f"flink/{name}", params):
             statements.add_insert_sql(statement)
     statements.attach_as_datastream()
 

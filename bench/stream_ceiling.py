@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
                   flush=True)
             summary = summarize({s: rs for s, rs in runs.items() if rs})
             result = {"command": command, "readings": args.readings, "source_readings": args.readings * SOURCE_READINGS_FACTOR,
-                      "turbines": args.turbines, "rounds": args.rounds, "rounds_done": i + 1 if shape == shapes[-1] else i,
+                      "turbines": args.turbines, "rounds": args.rounds,
                       "shapes": shapes, "checkpoint_ms": args.checkpoint_ms, "flink_conf": flink_conf, "target_readings_per_s": TARGET,
                       "summary": summary, "runs": runs,
                       "host": {"cpus": os.cpu_count(), "python": host_platform.python_version()},
