@@ -9,8 +9,10 @@ runs no rules.
 Shapes:
   sql     the ingest job's own SQL from the decoded rows on (decode_split, dedupe, split_late, the three
           window aggregations, the inserts into wind.readings, late_readings, rejected, the aggregate tables
-          and Kafka telemetry.aggregates), with the window rows going straight to their sinks (no Postgres)
-  nopct   the sql shape with averages in place of the windows' PERCENTILE (an ablation: what the percentiles cost)
+          and Kafka telemetry.aggregates), with the window rows going straight to their sinks (no Postgres);
+          the windows keep their values as the job's do (ARRAY_AGG) but take the first three for p50, p95
+          and p99 in place of the job's Python WINDOW_PERCENTILES (once per window row, not per reading)
+  nopct   the sql shape with averages in place of the windows' values (an ablation: what keeping them costs)
   dedupe  the sql shape without the windows: decode_split, the dedupe and the lateness split, into wind.readings,
           late_readings and rejected
   source  Kafka to wind.readings and nothing else: what storing the raw readings costs on its own
@@ -37,10 +39,10 @@ from flink_jobs.ingest.pipeline import HOT_TABLES, sql_params, with_rowtime
 
 log = logging.getLogger("anemos.ceiling")
 SHAPES = ("sql", "nopct", "dedupe", "source")
-# the ablation of the nopct shape: each window's one PERCENTILE call (a map of every value in RocksDB) becomes
-# three averages of the same type, so the window rows keep their columns and sinks
-PERCENTILE_CALL = "PERCENTILE(`value`, ARRAY[0.5, 0.95, 0.99])"
-NO_PERCENTILE = "ARRAY[AVG(`value`), AVG(`value`), AVG(`value`)]"
+# each window's percentiles: in the job, a Python function over the window's values (a list in RocksDB)
+PERCENTILE_CALL = "WINDOW_PERCENTILES(ARRAY_AGG(`value`))"
+JVM_PERCENTILE = "ARRAY_AGG(`value`)"  # the sql shape: the same state, no Python (p50..p99 are the first values)
+NO_PERCENTILE = "ARRAY[AVG(`value`), AVG(`value`), AVG(`value`)]"  # the nopct ablation: no values kept
 
 
 # raw_source.sql's table, read by the registry's schema in the JVM: its one value column becomes the
@@ -67,12 +69,12 @@ def avro_source(statements: list[str], registry_url: str) -> list[str]:
     return [table, *statements[1:]]
 
 
-def without_percentile(statements: list[str]) -> list[str]:
-    """The window SQL with its PERCENTILE call replaced (ValueError when there is none: the ablation would
-    silently measure the unchanged job)."""
+def replace_percentile(statements: list[str], by: str) -> list[str]:
+    """The window SQL with its percentile call replaced by ``by`` (ValueError when there is none: the shape
+    would silently measure something else than it says)."""
     if not any(PERCENTILE_CALL in s for s in statements):
-        raise ValueError(f"no {PERCENTILE_CALL} in the window SQL: the nopct ablation has nothing to replace")
-    return [s.replace(PERCENTILE_CALL, NO_PERCENTILE) for s in statements]
+        raise ValueError(f"no {PERCENTILE_CALL} in the window SQL: the ceiling has nothing to replace")
+    return [s.replace(PERCENTILE_CALL, by) for s in statements]
 
 
 def build(t_env: StreamTableEnvironment, settings: JobSettings, shape: str) -> None:
@@ -98,7 +100,7 @@ def build(t_env: StreamTableEnvironment, settings: JobSettings, shape: str) -> N
                    for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10))]
         windows.append(sql.load("flink/site_window.sql", params))
         for one in windows:
-            for statement in without_percentile(one) if shape == "nopct" else one:
+            for statement in replace_percentile(one, NO_PERCENTILE if shape == "nopct" else JVM_PERCENTILE):
                 t_env.execute_sql(statement)
         for view, _table, _columns, _key in HOT_TABLES:
             t_env.create_temporary_view(view, t_env.from_path(f"{view}_window"))

@@ -8,7 +8,7 @@ Shapes (bench.ceiling_job says what the last two leave out):
   job     the ingest job, as bench.stream_e2e runs it
   sql     the job's SQL alone: readings decoded in the JVM, the msg_id dedupe, the lateness split, the three
           window aggregations and their Iceberg and Kafka sinks; no Python, no rules, Postgres or Redis
-  nopct   the sql shape with averages in place of the windows' PERCENTILE calls (an ablation)
+  nopct   the sql shape with averages in place of the windows' values and percentiles (an ablation)
   dedupe  the sql shape without the windows
   source  Kafka to wind.readings, exactly-once, and nothing else
 

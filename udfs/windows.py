@@ -44,6 +44,15 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * frac
 
 
+PERCENTILE_RANKS = (50.0, 95.0, 99.0)  # p50, p95, p99 of every window row
+
+
+def percentiles(values: Sequence[float], ranks: Sequence[float] = PERCENTILE_RANKS) -> list[float]:
+    """The ``ranks`` percentiles (0..100) of unsorted values, sorted once: what the job's windows compute per row."""
+    ordered = sorted(values)
+    return [percentile(ordered, q) for q in ranks]
+
+
 def window_stats(values: Sequence[float], expected_count: int) -> WindowStats:
     """All statistics of one window; ``expected_count`` must be positive."""
     if not values:
@@ -55,9 +64,8 @@ def window_stats(values: Sequence[float], expected_count: int) -> WindowStats:
         delta = v - mean
         mean += delta / n
         m2 += delta * (v - mean)
-    ordered = sorted(values)
+    p50, p95, p99 = percentiles(values)
     return WindowStats(
-        count=len(values), avg=mean, min=ordered[0], max=ordered[-1], stddev=math.sqrt(max(m2, 0.0) / len(values)),
-        p50=percentile(ordered, 50), p95=percentile(ordered, 95), p99=percentile(ordered, 99),
-        coverage=len(values) / expected_count,
+        count=len(values), avg=mean, min=min(values), max=max(values), stddev=math.sqrt(max(m2, 0.0) / len(values)),
+        p50=p50, p95=p95, p99=p99, coverage=len(values) / expected_count,
     )

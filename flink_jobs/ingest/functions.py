@@ -84,3 +84,20 @@ class DecodeBatch(ScalarFunction):
 def decode_batches(schema_registry_url: str, dsn: str, registry_refresh_s: float) -> UserDefinedScalarFunctionWrapper:
     """The decoder as a pandas UDF for ``Table.map``: (record_value, source_topic, source_partition, source_offset)."""
     return udf(DecodeBatch(schema_registry_url, dsn, registry_refresh_s), result_type=DECODED_ROW, func_type="pandas")
+
+
+# the windows' percentiles, once per window row from its values (sql/flink/turbine_window.sql, site_window.sql)
+PERCENTILES_FUNCTION = "WINDOW_PERCENTILES"
+
+
+def window_percentiles() -> UserDefinedScalarFunctionWrapper:
+    """udfs.windows.percentiles as a row-at-a-time SQL function: ARRAY<DOUBLE> of a window's values -> [p50, p95, p99].
+    Called once per window row (hundreds a minute), so a vectorized form would buy nothing.
+
+    Declared non-deterministic only so that the planner keeps one call per row: it merges the projection of
+    ``pct[1]``, ``pct[2]``, ``pct[3]`` into the call's own and would otherwise sort every window three times
+    (a deterministic call may be repeated, a non-deterministic one is never duplicated)."""
+    from udfs.windows import percentiles
+
+    return udf(percentiles, input_types=[T.ARRAY(T.DOUBLE())], result_type=T.ARRAY(T.DOUBLE()),
+               deterministic=False, name=PERCENTILES_FUNCTION)

@@ -6,7 +6,8 @@
       -> dedupe by msg_id (Flink SQL, keyed state with TTL)
       -> late or on time (Flink SQL, split_late.sql)  -> late readings: wind.late_readings (+ metric late_readings)
       -> new readings, on time and late: wind.readings
-      -> on time: 1 min / 10 min per turbine and channel, 1 h per site (Flink SQL windows: turbine_window.sql, site_window.sql)
+      -> on time: 1 min / 10 min per turbine and channel, 1 h per site (Flink SQL windows: turbine_window.sql, site_window.sql;
+                                                                      percentiles in Python once per window row)
            -> wind.turbine_agg_1m / _10m, wind.site_agg_1h, Kafka telemetry.aggregates
            -> Postgres hot tables (Python sink, version-guarded upserts)
       -> on time: a turbine's readings of one instant, once the watermark passed it (Flink SQL, rule_batches.sql)
@@ -28,7 +29,7 @@ from pyflink.table.expressions import col
 
 from flink_jobs.common import sql
 from flink_jobs.common.settings import JobSettings
-from flink_jobs.ingest.functions import decode_batches
+from flink_jobs.ingest.functions import PERCENTILES_FUNCTION, decode_batches, window_percentiles
 from flink_jobs.ingest.sinks import PostgresUpsert
 from flink_jobs.ingest.turbine import CountLate, TurbineRules
 from flink_jobs.ingest.types import ALERT_ROW, Types
@@ -121,6 +122,7 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
         .process(CountLate()).uid("late-readings-metric").name("late-readings-metric")
         .sink_to(discarding_sink())
     )
+    t_env.create_temporary_system_function(PERCENTILES_FUNCTION, window_percentiles())
     for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10)):
         for statement in sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes}):
             t_env.execute_sql(statement)

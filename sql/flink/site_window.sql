@@ -7,7 +7,7 @@ SELECT site_id, sensor_type, window_start, window_end, turbines, sample_count, a
 FROM (
   SELECT site_id, sensor_type, window_start, window_end, COUNT(DISTINCT turbine_id) AS turbines,
          COUNT(*) AS sample_count, AVG(`value`) AS avg_value, MIN(`value`) AS min_value, MAX(`value`) AS max_value,
-         STDDEV_POP(`value`) AS stddev_value, PERCENTILE(`value`, ARRAY[0.5, 0.95, 0.99]) AS pct,
+         STDDEV_POP(`value`) AS stddev_value, WINDOW_PERCENTILES(ARRAY_AGG(`value`)) AS pct,
          CAST(COUNT(*) AS DOUBLE) * ${sample_interval_ms} / (3600000.0 * COUNT(DISTINCT turbine_id)) AS coverage,
          COUNT(*) AS version
   FROM TABLE(TUMBLE(TABLE ontime_readings, DESCRIPTOR(rowtime), INTERVAL '1' HOUR))

@@ -225,13 +225,14 @@ def test_the_ceiling_jobs_avro_source_is_the_jobs_source_reading_the_readings_sc
         avro_source([job[0].replace("'value.format' = 'raw'", "'value.format' = 'json'"), job[1]], "u")
 
 
-def test_the_percentile_ablation_replaces_the_call_in_every_window_or_refuses() -> None:
-    from bench.ceiling_job import NO_PERCENTILE, PERCENTILE_CALL, without_percentile
+def test_the_ceiling_replaces_the_percentile_call_in_every_window_or_refuses() -> None:
+    from bench.ceiling_job import JVM_PERCENTILE, NO_PERCENTILE, PERCENTILE_CALL, replace_percentile
     from flink_jobs.common import sql
 
     params = {"sample_interval_ms": 1000, "view": "v", "window_minutes": 1}
     for name in ("flink/turbine_window.sql", "flink/site_window.sql"):
-        ablated = " ".join(without_percentile(sql.load(name, params)))
-        assert PERCENTILE_CALL not in ablated and NO_PERCENTILE in ablated, name
+        for by in (NO_PERCENTILE, JVM_PERCENTILE):
+            replaced = " ".join(replace_percentile(sql.load(name, params), by))
+            assert PERCENTILE_CALL not in replaced and "WINDOW_PERCENTILES" not in replaced and by in replaced, name
     with pytest.raises(ValueError, match="nothing to replace"):
-        without_percentile(["SELECT AVG(`value`) FROM t"])
+        replace_percentile(["SELECT AVG(`value`) FROM t"], NO_PERCENTILE)

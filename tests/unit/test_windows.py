@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from udfs.windows import EmptyWindowError, percentile, window_stats
+from udfs.windows import EmptyWindowError, percentile, percentiles, window_stats
 
 pytestmark = pytest.mark.unit
 
@@ -47,3 +47,15 @@ def test_empty_window_and_bad_arguments_are_errors() -> None:
         window_stats([1.0], 0)
     with pytest.raises(ValueError):
         percentile([1.0], 101)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(finite, min_size=1, max_size=700))
+def test_percentiles_of_unsorted_values_are_numpys(values: list[float]) -> None:
+    arr = np.array(values, dtype=np.float64)
+    scale = max(1.0, float(np.max(np.abs(arr))))
+    got = percentiles(values)
+    assert len(got) == 3
+    for q, value in zip((50, 95, 99), got, strict=True):
+        assert math.isclose(value, float(np.percentile(arr, q)), rel_tol=1e-9, abs_tol=1e-9 * scale)
+    assert percentiles(values, (0.0, 100.0)) == [arr.min(), arr.max()]
