@@ -27,6 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from confluent_kafka import Consumer
@@ -36,7 +37,7 @@ import schemas
 from anemos import platform
 from bench import describe, job_environment
 from anemos.runner import IngestJob, JobFailedError
-from edge_bridge import simulator
+from edge_bridge import registry, simulator
 from edge_bridge.proto import ingest_pb2 as pb
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
@@ -47,6 +48,7 @@ from stack.settings import StackSettings
 from udfs.wire import ReadingDecoder, is_heartbeat
 
 WINDOW_MS = 60_000
+EDGE_ID = "edge-bench"
 RESULTS = Path(__file__).resolve().parent / "results" / "stream_e2e.json"
 
 
@@ -96,6 +98,16 @@ def busy_rate(samples: list[tuple[float, int]], total: int) -> float:
     return (c_last - c_first) / (t_last - t_first)
 
 
+@contextmanager
+def registered_fleet(stack: StackSettings, seed: int, turbines: int) -> Iterator[None]:
+    sites, fleet = simulator.small_fleet(seed, turbines, EDGE_ID)
+    registry.register(stack.postgres_dsn, sites, fleet)
+    try:
+        yield
+    finally:
+        registry.deregister(stack.postgres_dsn, sites, fleet)
+
+
 def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism: int,
             flink_conf: tuple[str, ...] = (), checkpoint_ms: int = 5_000,
             checkpoint_min_pause_ms: int | None = None, module: str = "flink_jobs.ingest",
@@ -106,76 +118,80 @@ def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism:
     tag = uuid.uuid4().hex[:8]
     names = platform.Names.isolated(tag, kind="bench")
     platform.ensure(stack, names)
-    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
-                                              dlq_topic=names.dlq_topic,
-                                              heartbeat_interval_s=None if heartbeats else 0.0)).start()
-    try:
-        # event time starts half a minute into a minute, so the windows the drain closes do not depend on
-        # the clock: every 1-minute window that ends a watermark bound before the last reading must fire
-        start_ms = (int(time.time() * 1000) - n // turbines * 1000 - 60_000) // WINDOW_MS * WINDOW_MS + WINDOW_MS // 2
-        windows_with_data: set[tuple[str, str, int]] = set()
-        last_ms = 0
-
-        def generated() -> Iterator[pb.SensorReading]:
-            nonlocal last_ms
-            for r in simulator.readings(n, turbines, seed, start_ms=start_ms):
-                windows_with_data.add((r.turbine_id, r.sensor_id, r.ts_unix_ms // WINDOW_MS))
-                last_ms = max(last_ms, r.ts_unix_ms)
-                yield r
-
-        t0 = time.perf_counter()
-        report = simulator.send_readings(f"127.0.0.1:{bridge.port}", generated(), batch_size=1000, edge_id="edge-bench")
-        bridge_rate = report.accepted / (time.perf_counter() - t0)
-    finally:
-        bridge.stop()
-    bound_ms = int(JobSettings.model_fields["watermark_bound_s"].default * 1000)
-    windows_expected = sum(1 for _, _, w in windows_with_data if (w + 1) * WINDOW_MS <= last_ms - bound_ms)
-    base = baseline_rate(stack, names.raw_topic, report.accepted)
-    with tempfile.TemporaryDirectory() as tmp:
-        job = IngestJob(stack, names, Path(tmp) / "checkpoints", consumer_group=f"bench-{tag}", job_name=f"bench-{tag}",
-                        checkpoint_interval_ms=checkpoint_ms, log_path=Path(tmp) / "job.log", module=module,
-                        extra_args=(*module_args, "--parallelism", str(parallelism), *(a for kv in flink_conf for a in ("--flink-conf", kv)),
-                                    *(("--checkpoint-min-pause-ms", str(checkpoint_min_pause_ms))
-                                      if checkpoint_min_pause_ms is not None else ()))).start()
+    # the fleet in the turbine registry, as a real one is: its readings carry their site (wind.site_agg_1h)
+    # and their model (the power-curve rule runs); removed when the run ends, whatever happens
+    with registered_fleet(stack, seed, turbines):
+        bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
+                                                  dlq_topic=names.dlq_topic,
+                                                  heartbeat_interval_s=None if heartbeats else 0.0)).start()
         try:
-            try:
-                job.wait_submitted()
-            except JobFailedError:
-                print("".join((Path(tmp) / "job.log").read_text(errors="replace").splitlines(keepends=True)[-40:]), file=sys.stderr)
-                raise
-            samples: list[tuple[float, int]] = []
-            deadline = time.monotonic() + 900
-            while time.monotonic() < deadline:
-                rows = committed_rows(stack, names.readings_table)
-                if rows and (not samples or rows != samples[-1][1]):
-                    samples.append((time.perf_counter(), rows))
-                if rows >= report.accepted:
-                    break
-                time.sleep(0.5)
-            rss = group_rss_mb(job.proc.pid) if job.proc else 0.0
-            # none of the backlog is late (one instant per second per turbine, in order): any row here is a
-            # reading the watermark overtook while the job caught up (a split wrongly taken for idle)
-            late = committed_rows(stack, names.table("late_readings"))
-            # fewer would mean a watermark that stopped short (none at all: 0); they may commit a checkpoint later
-            windows_deadline = time.monotonic() + (60 if fires_windows else 0)
-            while (windows := committed_rows(stack, names.table("turbine_agg_1m"))) < windows_expected \
-                    and time.monotonic() < windows_deadline:
-                time.sleep(1)
-            chk = sorted((Path(tmp) / "checkpoints").glob("*/chk-*"), key=lambda p: p.stat().st_mtime)
-            shared = sum(f.stat().st_size for f in (Path(tmp) / "checkpoints").rglob("*") if f.is_file())
+            # event time starts half a minute into a minute, so the windows the drain closes do not depend on
+            # the clock: every 1-minute window that ends a watermark bound before the last reading must fire
+            start_ms = (int(time.time() * 1000) - n // turbines * 1000 - 60_000) // WINDOW_MS * WINDOW_MS + WINDOW_MS // 2
+            windows_with_data: set[tuple[str, str, int]] = set()
+            last_ms = 0
+
+            def generated() -> Iterator[pb.SensorReading]:
+                nonlocal last_ms
+                for r in simulator.readings(n, turbines, seed, start_ms=start_ms):
+                    windows_with_data.add((r.turbine_id, r.sensor_id, r.ts_unix_ms // WINDOW_MS))
+                    last_ms = max(last_ms, r.ts_unix_ms)
+                    yield r
+
+            t0 = time.perf_counter()
+            report = simulator.send_readings(f"127.0.0.1:{bridge.port}", generated(), batch_size=1000, edge_id=EDGE_ID)
+            bridge_rate = report.accepted / (time.perf_counter() - t0)
         finally:
-            job.stop()
-    if not samples or samples[-1][1] < report.accepted:
-        raise RuntimeError(f"the job stored {samples[-1][1] if samples else 0} of {report.accepted} readings")
-    rate = busy_rate(samples, report.accepted)
-    (t_first, c_first), (t_last, c_last) = samples[0], samples[-1]
-    return {"job_readings_per_s": rate, "baseline_decode_per_s": base, "ratio": rate / base,
-            "first_to_last_commit_per_s": (c_last - c_first) / (t_last - t_first) if t_last > t_first else None,
-            "commits": [[round(t - t_first, 3), c] for t, c in samples],
-            "bridge_readings_per_s": bridge_rate, "state_bytes_per_turbine": shared / turbines,
-            "job_rss_mb": rss, "job_rss_kb_per_turbine": rss * 1024 / turbines, "checkpoints": len(chk),
-            "late_readings": late, "turbine_agg_1m_rows": windows,
-            "turbine_agg_1m_rows_expected": windows_expected}
+            bridge.stop()
+        bound_ms = int(JobSettings.model_fields["watermark_bound_s"].default * 1000)
+        windows_expected = sum(1 for _, _, w in windows_with_data if (w + 1) * WINDOW_MS <= last_ms - bound_ms)
+        base = baseline_rate(stack, names.raw_topic, report.accepted)
+        with tempfile.TemporaryDirectory() as tmp:
+            job = IngestJob(stack, names, Path(tmp) / "checkpoints", consumer_group=f"bench-{tag}", job_name=f"bench-{tag}",
+                            checkpoint_interval_ms=checkpoint_ms, log_path=Path(tmp) / "job.log", module=module,
+                            extra_args=(*module_args, "--parallelism", str(parallelism), *(a for kv in flink_conf for a in ("--flink-conf", kv)),
+                                        *(("--checkpoint-min-pause-ms", str(checkpoint_min_pause_ms))
+                                          if checkpoint_min_pause_ms is not None else ()))).start()
+            try:
+                try:
+                    job.wait_submitted()
+                except JobFailedError:
+                    print("".join((Path(tmp) / "job.log").read_text(errors="replace").splitlines(keepends=True)[-40:]), file=sys.stderr)
+                    raise
+                samples: list[tuple[float, int]] = []
+                deadline = time.monotonic() + 900
+                while time.monotonic() < deadline:
+                    rows = committed_rows(stack, names.readings_table)
+                    if rows and (not samples or rows != samples[-1][1]):
+                        samples.append((time.perf_counter(), rows))
+                    if rows >= report.accepted:
+                        break
+                    time.sleep(0.5)
+                rss = group_rss_mb(job.proc.pid) if job.proc else 0.0
+                # none of the backlog is late (one instant per second per turbine, in order): any row here is a
+                # reading the watermark overtook while the job caught up (a split wrongly taken for idle)
+                late = committed_rows(stack, names.table("late_readings"))
+                alerts = committed_rows(stack, names.table("alerts"))
+                # fewer would mean a watermark that stopped short (none at all: 0); they may commit a checkpoint later
+                windows_deadline = time.monotonic() + (60 if fires_windows else 0)
+                while (windows := committed_rows(stack, names.table("turbine_agg_1m"))) < windows_expected \
+                        and time.monotonic() < windows_deadline:
+                    time.sleep(1)
+                chk = sorted((Path(tmp) / "checkpoints").glob("*/chk-*"), key=lambda p: p.stat().st_mtime)
+                shared = sum(f.stat().st_size for f in (Path(tmp) / "checkpoints").rglob("*") if f.is_file())
+            finally:
+                job.stop()
+        if not samples or samples[-1][1] < report.accepted:
+            raise RuntimeError(f"the job stored {samples[-1][1] if samples else 0} of {report.accepted} readings")
+        rate = busy_rate(samples, report.accepted)
+        (t_first, c_first), (t_last, c_last) = samples[0], samples[-1]
+        return {"job_readings_per_s": rate, "baseline_decode_per_s": base, "ratio": rate / base,
+                "first_to_last_commit_per_s": (c_last - c_first) / (t_last - t_first) if t_last > t_first else None,
+                "commits": [[round(t - t_first, 3), c] for t, c in samples],
+                "bridge_readings_per_s": bridge_rate, "state_bytes_per_turbine": shared / turbines,
+                "job_rss_mb": rss, "job_rss_kb_per_turbine": rss * 1024 / turbines, "checkpoints": len(chk),
+                "late_readings": late, "alerts": alerts, "turbine_agg_1m_rows": windows,
+                "turbine_agg_1m_rows_expected": windows_expected}
 
 
 def main() -> None:

@@ -55,3 +55,12 @@ def register(dsn: str, sites: Sequence[Site], turbines: Sequence[Turbine]) -> No
                 [(t.turbine_id, t.site_id, t.model, MODELS[t.model].rated_kw, t.lat, t.lon, t.protected, t.priority, t.edge_id)
                  for t in turbines],
             )
+
+
+def deregister(dsn: str, sites: Sequence[Site], turbines: Sequence[Turbine]) -> None:
+    """Remove ``turbines``, then those of ``sites`` no turbine belongs to any more, in one transaction
+    (what ``register`` added for a bench or a test; models stay, other turbines may use them)."""
+    with psycopg.connect(dsn) as conn, conn.transaction():
+        conn.execute("DELETE FROM turbines WHERE turbine_id = ANY(%s)", ([t.turbine_id for t in turbines],))
+        conn.execute("DELETE FROM sites s WHERE s.site_id = ANY(%s) AND NOT EXISTS "
+                     "(SELECT 1 FROM turbines t WHERE t.site_id = s.site_id)", ([s.site_id for s in sites],))

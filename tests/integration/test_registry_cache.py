@@ -2,9 +2,10 @@
 
 import uuid
 
+import psycopg
 import pytest
 
-from edge_bridge.registry import Site, Turbine, register
+from edge_bridge.registry import Site, Turbine, deregister, register
 from flink_jobs.ingest.registry import RegistryCache
 from stack.settings import StackSettings
 
@@ -36,3 +37,19 @@ def test_a_failed_reload_keeps_the_last_good_copy(stack: StackSettings) -> None:
     cache._dsn = stack.postgres_dsn.replace(str(stack.postgres_port), "1")  # nothing listens there
     info = cache.get(f"K{tag}")
     assert info is not None and info.site_id == site.site_id
+
+
+def test_deregister_removes_the_turbines_and_only_the_sites_left_empty(stack: StackSettings) -> None:
+    tag = uuid.uuid4().hex[:8]
+    kept, emptied = Site(f"D-{tag}", "D", "north-sea", 54.0, 7.0), Site(f"E-{tag}", "E", "north-sea", 54.0, 7.0)
+    gone = [Turbine(f"G{tag}-{i}", s.site_id, "AN-3.6-130", 54.0, 7.0, "edge-reg") for i, s in enumerate((kept, emptied))]
+    stays = Turbine(f"S{tag}", kept.site_id, "AN-3.6-130", 54.0, 7.0, "edge-reg")
+    register(stack.postgres_dsn, [kept, emptied], [*gone, stays])
+    deregister(stack.postgres_dsn, [kept, emptied], gone)
+    cache = RegistryCache(stack.postgres_dsn, refresh_s=0.0)
+    assert [cache.get(t.turbine_id) for t in gone] == [None, None]
+    info = cache.get(stays.turbine_id)
+    assert info is not None and info.site_id == kept.site_id
+    with psycopg.connect(stack.postgres_dsn) as conn:
+        left = conn.execute("SELECT site_id FROM sites WHERE site_id = ANY(%s) ORDER BY 1", ([kept.site_id, emptied.site_id],)).fetchall()
+    assert left == [(kept.site_id,)]
