@@ -1,8 +1,7 @@
 """The ingest job's JVM part alone, for bench.stream_ceiling: how fast this machine drains telemetry.raw when
 no reading crosses into Python. Not a product job: it decodes with Flink's avro-confluent format (a poison
-record would fail it, where the real job makes a dead letter), enriches nothing (no more does
-bench.stream_e2e's job: the bench's fleet is not in the turbine registry, so neither fills site_agg_1h) and
-runs no rules.
+record would fail it, where the real job makes a dead letter), enriches nothing (so, unlike the job since
+bench.stream_e2e registers its fleet, it fills no site_agg_1h rows) and runs no rules.
 
     python -m bench.ceiling_job --shape sql|nopct|dedupe|source [the flags of python -m flink_jobs.ingest]
 
