@@ -64,8 +64,9 @@ def window_stats(values: Sequence[float], expected_count: int) -> WindowStats:
         delta = v - mean
         mean += delta / n
         m2 += delta * (v - mean)
-    p50, p95, p99 = percentiles(values)
+    ordered = sorted(values)  # once: the percentiles, the minimum and the maximum all read it
+    p50, p95, p99 = (percentile(ordered, q) for q in PERCENTILE_RANKS)
     return WindowStats(
-        count=len(values), avg=mean, min=min(values), max=max(values), stddev=math.sqrt(max(m2, 0.0) / len(values)),
+        count=len(values), avg=mean, min=ordered[0], max=ordered[-1], stddev=math.sqrt(max(m2, 0.0) / len(values)),
         p50=p50, p95=p95, p99=p99, coverage=len(values) / expected_count,
     )

@@ -14,6 +14,7 @@ from flink_jobs.ingest.registry import RegistryCache
 from flink_jobs.ingest.types import ENRICHED_FIELDS
 from udfs.records import Reading
 from udfs.wire import ReadingDecoder
+from udfs.windows import percentiles
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,7 +98,5 @@ def window_percentiles() -> UserDefinedScalarFunctionWrapper:
     Declared non-deterministic only so that the planner keeps one call per row: it merges the projection of
     ``pct[1]``, ``pct[2]``, ``pct[3]`` into the call's own and would otherwise sort every window three times
     (a deterministic call may be repeated, a non-deterministic one is never duplicated)."""
-    from udfs.windows import percentiles
-
     return udf(percentiles, input_types=[T.ARRAY(T.DOUBLE())], result_type=T.ARRAY(T.DOUBLE()),
                deterministic=False, name=PERCENTILES_FUNCTION)

@@ -59,7 +59,7 @@ def minute_of(ts: datetime) -> int:
     return int(ts.replace(tzinfo=timezone.utc).timestamp()) // 60
 
 
-def assert_exact(got: dict[tuple[str, ...], tuple[int, float, float, float]], expected: dict[tuple[str, ...], list[float]]) -> None:
+def assert_exact(got: dict[tuple[object, ...], tuple[int, float, float, float]], expected: dict[tuple[object, ...], list[float]]) -> None:
     assert set(got) == set(expected)
     for key, values in expected.items():
         count, *pct = got[key]
@@ -76,21 +76,21 @@ def test_the_plan_sorts_each_window_once(windows: TableEnvironment) -> None:
 
 
 def test_every_window_row_has_the_exact_percentiles_of_its_values(windows: TableEnvironment) -> None:
-    turbine: dict[tuple[str, ...], list[float]] = defaultdict(list)
-    site: dict[tuple[str, ...], list[float]] = defaultdict(list)
+    turbine: dict[tuple[object, ...], list[float]] = defaultdict(list)
+    site: dict[tuple[object, ...], list[float]] = defaultdict(list)
     for n in range(SECONDS * PER_SECOND):
         minute = (n // PER_SECOND) // 60
-        turbine[(f"t{n % 2}", f"s{(n // 2) % 3}", str(minute))].append(value_of(n))
-        site[("site-a", str(minute // 60 * 60))].append(value_of(n))
+        turbine[(f"t{n % 2}", f"s{(n // 2) % 3}", minute)].append(value_of(n))
+        site[("site-a", minute // 60 * 60)].append(value_of(n))
     got = {}
     with windows.execute_sql("SELECT turbine_id, sensor_id, window_start, sample_count, p50, p95, p99 "
                              "FROM turbine_agg_1m_window").collect() as rows:
         for r in rows:
-            got[(r[0], r[1], str(minute_of(r[2])))] = (r[3], r[4], r[5], r[6])
+            got[(r[0], r[1], minute_of(r[2]))] = (r[3], r[4], r[5], r[6])
     assert_exact(got, turbine)
     got = {}
     with windows.execute_sql("SELECT site_id, window_start, sample_count, p50, p95, p99 "
                              "FROM site_agg_1h_window").collect() as rows:
         for r in rows:
-            got[(r[0], str(minute_of(r[1])))] = (r[2], r[3], r[4], r[5])
+            got[(r[0], minute_of(r[1]))] = (r[2], r[3], r[4], r[5])
     assert_exact(got, site)
