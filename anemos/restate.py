@@ -104,7 +104,7 @@ def restate(stack: StackSettings, names: Names, since_ms: int, settle_s: float =
 
 
 def _write(stack: StackSettings, names: Names, aggs: Any, rows: list[dict[str, Any]]) -> None:
-    from flink_jobs.ingest.pipeline import TURBINE_AGG_COLUMNS
+    from flink_jobs.ingest.types import TURBINE_AGG_COLUMNS
     from flink_jobs.ingest.sinks import versioned_upsert
 
     aggs.append(pa.Table.from_pylist(rows, schema=aggs.schema().as_arrow()))

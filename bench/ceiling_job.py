@@ -101,7 +101,7 @@ def build(t_env: StreamTableEnvironment, settings: JobSettings, shape: str) -> N
         for one in windows:
             for statement in replace_percentile(one, NO_PERCENTILE if shape == "nopct" else JVM_PERCENTILE):
                 t_env.execute_sql(statement)
-        for view, _table, _columns, _key in HOT_TABLES:
+        for view, *_sink in HOT_TABLES:
             t_env.create_temporary_view(view, t_env.from_path(f"{view}_window"))
         inserts.append("flink/insert_aggregates.sql")
     statements = t_env.create_statement_set()

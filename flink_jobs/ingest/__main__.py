@@ -52,6 +52,9 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
                         "with an idle timeout, so that no partition waits its turn long enough to be taken for idle)")
     p.add_argument("--loss-after-ms", type=int, help="event-time silence before a telemetry_loss alert")
     p.add_argument("--sample-interval-ms", type=int, help="sampling interval of a channel (coverage)")
+    p.add_argument("--hot-flush-ms", type=int,
+                   help="how often the window rows waiting for Postgres are upserted, one transaction per table "
+                        "(default 200)")
     p.add_argument("--checkpoint-dir", type=Path)
     p.add_argument("--tolerable-failed-checkpoints", type=int,
                    help="checkpoints that may fail in a row (a full disk) before the job restarts (default 0)")
@@ -80,7 +83,7 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
             aggregates_topic=args.aggregates_topic, alerts_topic=args.alerts_topic, namespace=args.namespace,
             redis_prefix=args.redis_prefix, watermark_bound_s=args.watermark_bound_s, idle_timeout_s=args.idle_timeout_s,
             partition_fetch_bytes=args.partition_fetch_bytes,
-            loss_after_ms=args.loss_after_ms,
+            loss_after_ms=args.loss_after_ms, hot_flush_ms=args.hot_flush_ms,
             sample_interval_ms=args.sample_interval_ms, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
             tolerable_failed_checkpoints=args.tolerable_failed_checkpoints,
             kafka_transaction_timeout_ms=args.kafka_transaction_timeout_ms,

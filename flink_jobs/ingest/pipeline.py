@@ -30,16 +30,14 @@ from pyflink.table.expressions import col
 from flink_jobs.common import sql
 from flink_jobs.common.settings import JobSettings
 from flink_jobs.ingest.functions import PERCENTILES_FUNCTION, decode_batches, window_percentiles
-from flink_jobs.ingest.sinks import PostgresUpsert
+from flink_jobs.ingest.sinks import HOT_KEY, PostgresUpsert
 from flink_jobs.ingest.turbine import CountLate, TurbineRules
-from flink_jobs.ingest.types import ALERT_ROW, Types
+from flink_jobs.ingest.types import (
+    ALERT_ROW, SITE_AGG_COLUMNS, TURBINE_AGG_COLUMNS, Types,
+)
 from udfs.lateness import FINEST_WINDOW_MS
 from udfs.wire import HEARTBEAT_KEY
 
-TURBINE_AGG_COLUMNS = ["turbine_id", "sensor_id", "window_start", "window_end", "sensor_type", "site_id", "sample_count",
-                       "avg_value", "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage", "version"]
-SITE_AGG_COLUMNS = ["site_id", "sensor_type", "window_start", "window_end", "turbines", "sample_count", "avg_value",
-                    "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage", "version"]
 HOT_TABLES = (  # (view of window rows, Postgres table, columns, primary key)
     ("turbine_agg_1m", "turbine_agg_1m", TURBINE_AGG_COLUMNS, ["turbine_id", "sensor_id", "window_start"]),
     ("turbine_agg_10m", "turbine_agg_10m", TURBINE_AGG_COLUMNS, ["turbine_id", "sensor_id", "window_start"]),
@@ -134,7 +132,9 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
     for view, table, columns, key in HOT_TABLES:
         rows = t_env.to_data_stream(t_env.from_path(f"{view}_window"))
         (
-            rows.process(PostgresUpsert(settings.postgres_dsn, table, columns, key, settings.hot_retention_days))
+            rows.key_by(lambda _row: HOT_KEY, key_type=Types.INT())
+            .process(PostgresUpsert(settings.postgres_dsn, table, columns, key, settings.hot_retention_days,
+                                    settings.hot_flush_ms))
             .uid(f"postgres-{table}")
             .name(f"postgres-{table}")
             .sink_to(discarding_sink())  # the upserts are the effect; a graph needs a sink to run them

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timedelta
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
 import redis
 from pyflink.common import Row
-from pyflink.datastream import ProcessFunction, RuntimeContext
+from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import ListStateDescriptor
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+
+from flink_jobs.ingest.types import HOT_ROWS
+from udfs.epoch import EPOCH, millis
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +89,29 @@ def versioned_upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> 
     )
 
 
-class PostgresUpsert(ProcessFunction):
-    """Upserts each aggregate row into ``table``; ``version`` guards against moving a row backwards.
+# the one key of a PostgresUpsert's input: all of a table's pending rows are one keyed list, flushed by one timer
+HOT_KEY = 0
 
-    Rows are written as they arrive (one short autocommit statement each: aggregates are few,
-    one per window and channel), and old windows are deleted past ``retention_days``.
+
+def _timestamp(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+class PostgresUpsert(KeyedProcessFunction):
+    """Upserts aggregate rows into ``table``, a batch per ``flush_ms`` in one transaction; ``version`` guards
+    against moving a row backwards. Input keyed by ``HOT_KEY``: rows of ``columns``, window bounds as datetimes.
+
+    A commit per row made Postgres flush its WAL to disk for each one (fsync is on), and kept the operator waiting
+    on it. The rows wait for the next flush in keyed list state, so a checkpoint holds every row not yet
+    committed and a restore commits them (its timer comes back with it); rows committed after the checkpoint
+    are replayed and written again, the same version, which changes nothing. Old windows are deleted past
+    ``retention_days``.
     """
 
-    def __init__(self, dsn: str, table: str, columns: Sequence[str], key: Sequence[str], retention_days: int) -> None:
+    def __init__(self, dsn: str, table: str, columns: Sequence[str], key: Sequence[str], retention_days: int,
+                 flush_ms: int) -> None:
         self._dsn, self._table, self._columns, self._key = dsn, table, list(columns), list(key)
-        self._retention_days = retention_days
+        self._retention_days, self._flush_ms = retention_days, flush_ms
 
     def open(self, ctx: RuntimeContext) -> None:
         from psycopg import sql
@@ -102,19 +120,24 @@ class PostgresUpsert(ProcessFunction):
         self._retention = sql.SQL("DELETE FROM {t} WHERE window_end < now() - make_interval(days => %s)").format(
             t=sql.Identifier(self._table)
         )
+        # the rows as types.HOT_ROWS types them (a TypeInformation holds JVM objects: it cannot travel pickled)
+        self._pending = ctx.get_list_state(ListStateDescriptor("pending", HOT_ROWS[self._table]))
+        self._bounds = [self._columns.index("window_start"), self._columns.index("window_end")]
         self._conn: psycopg.Connection[Any] | None = None
         self._last_retention = 0.0
+        self._due = -1  # the flush timer this operator asked for last (asked again after a restore: one per time)
         self._written = ctx.get_metrics_group().counter("postgres_upserts")
+        self._flushes = ctx.get_metrics_group().counter("postgres_flushes")
 
     @_transient
-    def _execute(self, params: tuple[Any, ...]) -> None:
+    def _execute(self, rows: list[tuple[Any, ...]]) -> None:
         if self._conn is None or self._conn.closed:
-            # window bounds arrive as UTC wall-clock timestamps
+            # window bounds go as UTC timestamps
             self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5, options="-c timezone=UTC")
-            # rendered once per connection, and a server-side prepared statement from the first row on
-            self._query = self._upsert.as_bytes(self._conn)
+            self._query = self._upsert.as_bytes(self._conn)  # rendered once per connection
         try:
-            self._conn.execute(self._query, params, prepare=True)
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                cur.executemany(self._query, rows)  # pipelined, a prepared statement, one commit
             if time.monotonic() - self._last_retention > 600:
                 self._conn.execute(self._retention, (self._retention_days,))
                 self._last_retention = time.monotonic()
@@ -122,9 +145,30 @@ class PostgresUpsert(ProcessFunction):
             self._conn.close()
             raise
 
-    def process_element(self, value: Row, ctx: ProcessFunction.Context) -> Iterator[Any]:
-        self._execute(tuple(value[c] for c in self._columns))
-        self._written.inc()
+    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        params = [value[c] for c in self._columns]
+        for i in self._bounds:
+            params[i] = millis(params[i])
+        self._pending.add(Row(*params))
+        now = ctx.timer_service().current_processing_time()
+        due = (now // self._flush_ms + 1) * self._flush_ms
+        if due != self._due:
+            ctx.timer_service().register_processing_time_timer(due)
+            self._due = due
+        return iter(())
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+        rows = []
+        for row in self._pending.get():
+            params = list(row)
+            for i in self._bounds:
+                params[i] = _timestamp(params[i])
+            rows.append(tuple(params))
+        if rows:
+            self._execute(rows)
+            self._pending.clear()
+            self._written.inc(len(rows))
+            self._flushes.inc()
         return iter(())
 
     def close(self) -> None:

@@ -10,6 +10,17 @@ READING_FIELDS = ["msg_id", "turbine_id", "sensor_id", "sensor_type", "event_tim
 # output (flink_jobs.ingest.functions.COLUMNS) and the SQL views after it
 ENRICHED_FIELDS = READING_FIELDS + ["site_id", "region", "model", "rated_kw", "protected"]
 
+# the hot aggregate rows as the Postgres upserts take them (column order of their INSERT), window bounds as epoch
+# milliseconds: the rows waiting for the next flush are keyed state of this type
+TURBINE_AGG_COLUMNS = ["turbine_id", "sensor_id", "window_start", "window_end", "sensor_type", "site_id", "sample_count",
+                       "avg_value", "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage", "version"]
+SITE_AGG_COLUMNS = ["site_id", "sensor_type", "window_start", "window_end", "turbines", "sample_count", "avg_value",
+                    "min_value", "max_value", "stddev_value", "p50", "p95", "p99", "coverage", "version"]
+_STATS = [D] * 8  # avg, min, max, stddev, p50, p95, p99, coverage
+TURBINE_AGG_ROW = Types.ROW_NAMED(TURBINE_AGG_COLUMNS, [S, S, L, L, S, S, L, *_STATS, L])
+SITE_AGG_ROW = Types.ROW_NAMED(SITE_AGG_COLUMNS, [S, S, L, L, L, L, *_STATS, L])
+HOT_ROWS = {"turbine_agg_1m": TURBINE_AGG_ROW, "turbine_agg_10m": TURBINE_AGG_ROW, "site_agg_1h": SITE_AGG_ROW}
+
 ALERT_ROW = Types.ROW_NAMED(
     ["alert_id", "turbine_id", "site_id", "sensor_id", "rule", "status", "severity", "event_time_ms", "value",
      "evidence", "detected_at_ms"],

@@ -7,7 +7,7 @@ import pytest
 
 import schemas
 from iceberg import tables
-from flink_jobs.ingest.pipeline import SITE_AGG_COLUMNS, TURBINE_AGG_COLUMNS
+from flink_jobs.ingest.types import SITE_AGG_COLUMNS, TURBINE_AGG_COLUMNS
 
 pytestmark = pytest.mark.contract
 

@@ -175,3 +175,15 @@ def test_a_refused_submit_says_the_jobs_own_line_not_only_the_exit_code(monkeypa
         FlinkCluster(StackSettings()).submit([], log)
     # this submit's part of the log only: an earlier run's job id or refusal is not taken for this one's
     assert str(failed.value).startswith("flink run exited 31: python -m flink_jobs.ingest: refused: 7 of the job's 7")
+
+
+def test_the_hot_flush_period_comes_from_the_flag_over_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse(NO_STATE)[0].hot_flush_ms == 200
+    monkeypatch.setenv("ANEMOS_JOB_HOT_FLUSH_MS", "1000")
+    assert parse(NO_STATE)[0].hot_flush_ms == 1000
+    assert parse([*NO_STATE, "--hot-flush-ms", "50"])[0].hot_flush_ms == 50
+    with pytest.raises(SystemExit) as exited:
+        parse([*NO_STATE, "--hot-flush-ms", "0"])
+    assert exited.value.code == 2
+    assert "--hot-flush-ms:" in capsys.readouterr().err.strip().splitlines()[-1]
