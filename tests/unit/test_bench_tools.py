@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ab, job_environment, stream_e2e, stream_latency
+from bench import ab, job_environment, python_profile, stream_e2e, stream_latency
 from bench.job_threads import cpu_seconds_by_thread, main
 
 pytestmark = pytest.mark.unit
@@ -236,3 +236,35 @@ def test_the_ceiling_replaces_the_percentile_call_in_every_window_or_refuses() -
             assert PERCENTILE_CALL not in replaced and "WINDOW_PERCENTILES" not in replaced and by in replaced, name
     with pytest.raises(ValueError, match="nothing to replace"):
         replace_percentile(["SELECT AVG(`value`) FROM t"], NO_PERCENTILE)
+
+
+BEAM = ("Thread._bootstrap (threading.py:1002);SdkWorker.do_instruction (apache_beam/runners/worker/sdk_worker.py:656);"
+        "BundleProcessor.process_bundle (apache_beam/runners/worker/bundle_processor.py:1274);"
+        "DataInputOperation.process_encoded (apache_beam/runners/worker/bundle_processor.py:237)")
+
+
+def test_a_profile_charges_each_bundle_sample_to_the_outermost_function_of_the_job() -> None:
+    raw = [
+        # the decoder calling udfs: charged to the decoder, which called it
+        f"{BEAM};DecodeBatch.eval (/work/main/flink_jobs/ingest/functions.py:81);"
+        "ReadingDecoder.decode (/work/main/udfs/wire.py:110) 6\n",
+        f"{BEAM};DecodeBatch.eval (/work/main/flink_jobs/ingest/functions.py:82) 2\n",
+        # PyFlink alone, inside a bundle: named by its innermost two frames
+        f"{BEAM};Row.__init__ (pyflink/common/types.py:110) 2\n",
+        # an idle gRPC thread, outside any bundle: counted in the samples, not the shares
+        "Thread._bootstrap (threading.py:1002);Condition.wait (threading.py:331) 90\n",
+        "not a sample line\n",
+    ]
+    got = python_profile.summarize(raw)
+    assert (got["samples"], got["bundle_samples"]) == (100, 10)
+    assert [(r["where"], r["samples"], r["share"]) for r in got["by_function"]] == [
+        ("DecodeBatch.eval (flink_jobs/ingest/functions.py)", 8, 0.8),
+        ("outside the job's code: DataInputOperation.process_encoded > Row.__init__", 2, 0.2),
+    ]
+
+
+def test_a_profile_of_a_missing_file_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        python_profile.main(["--summarize", str(tmp_path / "none.txt")])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"--summarize: no file {tmp_path / 'none.txt'}")
