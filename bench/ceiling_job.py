@@ -34,7 +34,9 @@ from bench import describe
 from flink_jobs.common import sql
 from flink_jobs.common.settings import JobSettings
 from flink_jobs.ingest.__main__ import parse
-from flink_jobs.ingest.pipeline import HOT_TABLES, sql_params, with_rowtime
+from flink_jobs.ingest.pipeline import (
+    HOT_TABLES, dedupe_with_event_time, execute, load, sql_params, window_statements,
+)
 
 log = logging.getLogger("anemos.ceiling")
 SHAPES = ("sql", "nopct", "dedupe", "source")
@@ -78,36 +80,24 @@ def replace_percentile(statements: list[str], by: str) -> list[str]:
 
 def build(t_env: StreamTableEnvironment, settings: JobSettings, shape: str) -> None:
     params = sql_params(settings)
-    for name in ("iceberg_catalog.sql", "dlq_sink.sql", "kafka_sinks.sql"):
-        for statement in sql.load(f"flink/{name}", params):
-            t_env.execute_sql(statement)
-    for statement in avro_source(sql.load("flink/raw_source.sql", params), settings.registry_url):
-        t_env.execute_sql(statement)
-    inserts = ["bench/ceiling_readings_only.sql"]
-    if shape != "source":
-        for name in ("bench/ceiling_decode_results.sql", "flink/decode_split.sql", "flink/dedupe.sql"):
-            for statement in sql.load(name, params):
-                t_env.execute_sql(statement)
-        # as the job does: the dedupe's output gets its event-time attribute back through a JVM data stream
-        deduped = t_env.to_changelog_stream(t_env.from_path("new_readings"))
-        t_env.create_temporary_view("deduped_readings", t_env.from_data_stream(deduped, with_rowtime()))
-        for statement in sql.load("flink/split_late.sql", params):
-            t_env.execute_sql(statement)
-        inserts = ["flink/insert_readings.sql", "flink/insert_late.sql", "flink/insert_dlq.sql"]
+    execute(t_env, load(("iceberg_catalog.sql", "dlq_sink.sql", "kafka_sinks.sql"), params))
+    execute(t_env, avro_source(sql.load("flink/raw_source.sql", params), settings.registry_url))
+    if shape == "source":
+        inserts = sql.load("bench/ceiling_readings_only.sql", params)
+    else:
+        execute(t_env, sql.load("bench/ceiling_decode_results.sql", params) + load(("decode_split.sql",), params))
+        dedupe_with_event_time(t_env, params)  # as the job does, the round trip included
+        execute(t_env, load(("split_late.sql",), params))
+        inserts = load(("insert_readings.sql", "insert_late.sql", "insert_dlq.sql"), params)
     if shape in ("sql", "nopct"):
-        windows = [sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes})
-                   for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10))]
-        windows.append(sql.load("flink/site_window.sql", params))
-        for one in windows:
-            for statement in replace_percentile(one, NO_PERCENTILE if shape == "nopct" else JVM_PERCENTILE):
-                t_env.execute_sql(statement)
+        for view in window_statements(params):
+            execute(t_env, replace_percentile(view, NO_PERCENTILE if shape == "nopct" else JVM_PERCENTILE))
         for view, *_sink in HOT_TABLES:
             t_env.create_temporary_view(view, t_env.from_path(f"{view}_window"))
-        inserts.append("flink/insert_aggregates.sql")
+        inserts += load(("insert_aggregates.sql",), params)
     statements = t_env.create_statement_set()
-    for name in inserts:
-        for statement in sql.load(name, params):
-            statements.add_insert_sql(statement)
+    for statement in inserts:
+        statements.add_insert_sql(statement)
     statements.attach_as_datastream()
 
 

@@ -45,6 +45,10 @@ HOT_TABLES = (  # (view of window rows, Postgres table, columns, primary key)
 )
 
 
+# every sink's INSERT, in one statement set
+INSERTS = ("insert_readings.sql", "insert_late.sql", "insert_dlq.sql", "insert_alerts.sql", "insert_aggregates.sql")
+
+
 def sql_params(settings: JobSettings) -> dict[str, object]:
     c = settings.catalog
     return {
@@ -70,12 +74,41 @@ def with_rowtime(proctime: str | None = None, event_time_ms: str = "event_time_m
     return builder.watermark("rowtime", "SOURCE_WATERMARK()").build()
 
 
+def execute(t_env: StreamTableEnvironment, statements: list[str]) -> None:
+    for statement in statements:
+        t_env.execute_sql(statement)
+
+
+def load(names: tuple[str, ...], params: dict[str, object]) -> list[str]:
+    """The statements of sql/flink/<name> for each name, in order."""
+    return [statement for name in names for statement in sql.load(f"flink/{name}", params)]
+
+
+def window_statements(params: dict[str, object]) -> list[list[str]]:
+    """The window views, one list of statements per view: turbine_agg_1m_window, turbine_agg_10m_window (both of
+    turbine_window.sql) and site_agg_1h_window. Each calls PERCENTILES_FUNCTION once per window row."""
+    turbine = [sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes})
+               for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10))]
+    return [*turbine, sql.load("flink/site_window.sql", params)]
+
+
+def dedupe_with_event_time(t_env: StreamTableEnvironment, params: dict[str, object]) -> None:
+    """decoded_readings (a view the caller made) -> new_readings, the msg_id dedupe, -> deduped_readings, the same
+    rows with their event-time attribute back.
+
+    The dedupe runs in the JVM (keyed state with TTL = dedupe_ttl_ms): a lookup per reading there costs
+    microseconds, against a round trip per reading from a Python worker. Its output is a changelog stream only
+    in name (keep-first on processing time emits inserts alone), but the planner keeps no event-time attribute
+    through the ROW_NUMBER query; the round trip through a JVM data stream gives it back."""
+    execute(t_env, load(("dedupe.sql",), params))
+    deduped = t_env.to_changelog_stream(t_env.from_path("new_readings"))
+    t_env.create_temporary_view("deduped_readings", t_env.from_data_stream(deduped, with_rowtime()))
+
+
 def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settings: JobSettings) -> None:
     """Add the whole job to ``env``; the caller executes it."""
     params = sql_params(settings)
-    for name in ("iceberg_catalog.sql", "raw_source.sql", "dlq_sink.sql", "kafka_sinks.sql"):
-        for statement in sql.load(f"flink/{name}", params):
-            t_env.execute_sql(statement)
+    execute(t_env, load(("iceberg_catalog.sql", "raw_source.sql", "dlq_sink.sql", "kafka_sinks.sql"), params))
 
     # decoding, vectorized: Arrow batches of raw records cross into Python, rows of readings or dead letters
     # come back (one Python crossing per batch); the rest of the path is the JVM's until the rules
@@ -86,19 +119,9 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
     )
     # the source's watermarks carried on (a dead letter has no event time: 0 stands in, and it is filtered out)
     t_env.create_temporary_view("decode_results", t_env.from_data_stream(results, with_rowtime("PROCTIME()", "COALESCE(event_time_ms, 0)")))
-    for statement in sql.load("flink/decode_split.sql", params):
-        t_env.execute_sql(statement)
-    # dedupe by msg_id in the JVM (keyed state with TTL = dedupe_ttl_ms): a lookup per reading
-    # there costs microseconds, against a round trip per reading from a Python worker
-    for statement in sql.load("flink/dedupe.sql", params):
-        t_env.execute_sql(statement)
-    # a changelog stream only in name: keep-first on processing time emits inserts alone, but the
-    # planner keeps no event-time attribute through the ROW_NUMBER query; the JVM round trip gives it back
-    deduped = t_env.to_changelog_stream(t_env.from_path("new_readings"))
-    t_env.create_temporary_view("deduped_readings", t_env.from_data_stream(deduped, with_rowtime()))
-    for name in ("split_late.sql", "rule_batches.sql"):
-        for statement in sql.load(f"flink/{name}", params):
-            t_env.execute_sql(statement)
+    execute(t_env, load(("decode_split.sql",), params))
+    dedupe_with_event_time(t_env, params)
+    execute(t_env, load(("split_late.sql", "rule_batches.sql"), params))
     alerts = (
         t_env.to_data_stream(t_env.from_path("rule_batches"))
         .key_by(lambda batch: batch.turbine_id, key_type=Types.STRING())
@@ -121,11 +144,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
         .sink_to(discarding_sink())
     )
     t_env.create_temporary_system_function(PERCENTILES_FUNCTION, window_percentiles())
-    for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10)):
-        for statement in sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes}):
-            t_env.execute_sql(statement)
-    for statement in sql.load("flink/site_window.sql", params):
-        t_env.execute_sql(statement)
+    for view in window_statements(params):
+        execute(t_env, view)
 
     # each window is computed once: its rows go to Postgres from Python, and back into SQL
     # (the views the inserts read) for Iceberg and Kafka
@@ -142,9 +162,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
         t_env.create_temporary_view(view, t_env.from_data_stream(rows))
 
     statements = t_env.create_statement_set()
-    for name in ("insert_readings.sql", "insert_late.sql", "insert_dlq.sql", "insert_alerts.sql", "insert_aggregates.sql"):
-        for statement in sql.load(f"flink/{name}", params):
-            statements.add_insert_sql(statement)
+    for statement in load(INSERTS, params):
+        statements.add_insert_sql(statement)
     statements.attach_as_datastream()
 
 
