@@ -64,10 +64,9 @@ def summarize(lines: Iterable[str], top: int = 25) -> dict[str, Any]:
             continue
         bundle += n
         inner = [_frame(f) for f in frames[starts[0] + 1:]]
-        own = [(func, _own(path)) for func, path in inner if _own(path)]
+        own = next(((func, at) for func, path in inner if (at := _own(path))), None)
         if own:
-            func, path = own[0]
-            key = f"{func} ({path})"
+            key = f"{own[0]} ({own[1]})"
         else:  # PyFlink or Beam alone: its innermost two frames say what it was doing
             key = "outside the job's code: " + " > ".join(func for func, _ in inner[-2:])
         by[key] += n

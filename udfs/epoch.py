@@ -12,6 +12,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
 
 
+def from_millis(ms: int) -> datetime:
+    """The UTC datetime of epoch milliseconds, exactly (the inverse of ``millis``)."""
+    return EPOCH + ms * _MS
+
+
 def millis(t: datetime) -> int:
     """Milliseconds since the epoch, rounded down; a naive datetime is taken as UTC."""
     aware = t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)

@@ -32,9 +32,7 @@ from flink_jobs.common.settings import JobSettings
 from flink_jobs.ingest.functions import PERCENTILES_FUNCTION, decode_batches, window_percentiles
 from flink_jobs.ingest.sinks import HOT_KEY, PostgresUpsert
 from flink_jobs.ingest.turbine import CountLate, TurbineRules
-from flink_jobs.ingest.types import (
-    ALERT_ROW, SITE_AGG_COLUMNS, TURBINE_AGG_COLUMNS, Types,
-)
+from flink_jobs.ingest.types import ALERT_ROW, SITE_AGG_COLUMNS, TURBINE_AGG_COLUMNS, Types
 from udfs.lateness import FINEST_WINDOW_MS
 from udfs.wire import HEARTBEAT_KEY
 

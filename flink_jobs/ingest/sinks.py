@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -21,7 +20,7 @@ from pyflink.datastream.state import ListStateDescriptor
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from flink_jobs.ingest.types import HOT_ROWS
-from udfs.epoch import EPOCH, millis
+from udfs.epoch import from_millis, millis
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +92,6 @@ def versioned_upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> 
 HOT_KEY = 0
 
 
-def _timestamp(ms: int) -> datetime:
-    return EPOCH + timedelta(milliseconds=ms)
-
-
 class PostgresUpsert(KeyedProcessFunction):
     """Upserts aggregate rows into ``table``, a batch per ``flush_ms`` in one transaction; ``version`` guards
     against moving a row backwards. Input keyed by ``HOT_KEY``: rows of ``columns``, window bounds as datetimes.
@@ -162,7 +157,7 @@ class PostgresUpsert(KeyedProcessFunction):
         for row in self._pending.get():
             params = list(row)
             for i in self._bounds:
-                params[i] = _timestamp(params[i])
+                params[i] = from_millis(params[i])
             rows.append(tuple(params))
         if rows:
             self._execute(rows)

@@ -145,3 +145,4 @@ def test_epoch_millis_is_exact_where_a_float_is_not(ms: int) -> None:
 
     t = epoch.EPOCH + timedelta(milliseconds=ms)
     assert epoch.millis(t) == ms and epoch.millis(t.replace(tzinfo=None)) == ms
+    assert epoch.from_millis(ms) == t
