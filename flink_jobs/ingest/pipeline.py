@@ -21,11 +21,12 @@ Every Python DataStream operator has a stable uid for restores (the decoder keep
 
 from __future__ import annotations
 
-from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.base import Sink
 from pyflink.java_gateway import get_gateway
-from pyflink.table import Schema, StreamTableEnvironment
+from pyflink.table import Schema, StreamTableEnvironment, Table
 from pyflink.table.expressions import col
+from pyflink.util.java_utils import load_java_class
 
 from flink_jobs.common import sql
 from flink_jobs.common.settings import JobSettings
@@ -72,6 +73,17 @@ def with_rowtime(proctime: str | None = None, event_time_ms: str = "event_time_m
     return builder.watermark("rowtime", "SOURCE_WATERMARK()").build()
 
 
+def to_internal_stream(t_env: StreamTableEnvironment, table: Table) -> DataStream:
+    """An insert-only table as a JVM data stream of Flink's internal rows (RowData), for a stream that only goes
+    back into SQL. ``to_data_stream`` makes a Row object of every row, each string a Java String, and
+    ``from_data_stream`` turns them back: two conversions of every field for nothing. Only for a stream that no
+    Python DataStream operator reads (those need Rows), and not for the dedupe's output, which Flink plans as an
+    update stream when it goes to ``toDataStream`` (a Rank, not the insert-only Deduplicate it runs otherwise)."""
+    row_data = load_java_class("org.apache.flink.table.data.RowData")
+    internal = table._j_table.getResolvedSchema().toPhysicalRowDataType().bridgedTo(row_data)
+    return DataStream(t_env._j_tenv.toDataStream(table._j_table, internal))
+
+
 def execute(t_env: StreamTableEnvironment, statements: list[str]) -> None:
     for statement in statements:
         t_env.execute_sql(statement)
@@ -112,8 +124,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
     # come back (one Python crossing per batch); the rest of the path is the JVM's until the rules
     decode = decode_batches(settings.registry_url, settings.postgres_dsn, settings.registry_refresh_s)
     raw = t_env.from_path("raw_records")  # read once: only the decoder reads it (heartbeats left out)
-    results = t_env.to_data_stream(
-        raw.map(decode(col("record_value"), col("source_topic"), col("source_partition"), col("source_offset")))
+    results = to_internal_stream(
+        t_env, raw.map(decode(col("record_value"), col("source_topic"), col("source_partition"), col("source_offset")))
     )
     # the source's watermarks carried on (a dead letter has no event time: 0 stands in, and it is filtered out)
     t_env.create_temporary_view("decode_results", t_env.from_data_stream(results, with_rowtime("PROCTIME()", "COALESCE(event_time_ms, 0)")))
