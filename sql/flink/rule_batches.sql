@@ -5,8 +5,15 @@
 -- once per reading, and keeps no pending state or timer of its own for them. A reading that arrives
 -- with the watermark already past its instant is not judged (the rules never go back): the window
 -- operator counts it in numLateRecordsDropped, and the windows and the raw table still have it.
+-- The readings come as three lists in one order (each aggregate appends the same rows in the same order):
+-- sensor ids and sensor types joined by commas, which neither can hold (udfs.validation.ID_PATTERN, and
+-- the channel names of udfs.channels), and the values as an array. Not an array of rows: PyFlink builds a
+-- Python Row object for every nested row it decodes, five times the cost of an instant of 12 readings; and
+-- not arrays of strings, which PyFlink 2.0 cannot hand to a Python DataStream operator (a ClassCastException
+-- converting ObjectArrayTypeInfo<String> back to a Java type).
 CREATE TEMPORARY VIEW rule_batches AS
 SELECT turbine_id, MIN(event_time_ms) AS event_time_ms,
-       ARRAY_AGG(ROW(sensor_id, sensor_type, `value`)) AS readings
+       LISTAGG(sensor_id, ',') AS sensor_ids, LISTAGG(sensor_type, ',') AS sensor_types,
+       ARRAY_AGG(`value`) AS sensor_values
 FROM TABLE(TUMBLE(TABLE ontime_readings, DESCRIPTOR(rowtime), INTERVAL '0.001' SECOND))
 GROUP BY turbine_id, window_start, window_end;

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ab, job_environment, python_profile, stream_e2e, stream_latency
+from bench import ab, job_environment, python_profile, rules_instant, stream_e2e, stream_latency
 from bench.job_threads import cpu_seconds_by_thread, main
 
 pytestmark = pytest.mark.unit
@@ -268,3 +268,20 @@ def test_a_profile_of_a_missing_file_is_one_clear_error(tmp_path: Path, capsys: 
         python_profile.main(["--summarize", str(tmp_path / "none.txt")])
     assert exited.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"--summarize: no file {tmp_path / 'none.txt'}")
+
+
+def test_the_rules_instant_bench_decodes_both_input_shapes_alike_and_writes_medians(tmp_path: Path,
+                                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    t, readings = rules_instant.fleet_instants(1)[0]
+    job = rules_instant.coders.from_type_info(rules_instant.RULE_BATCH).get_impl()
+    nested = rules_instant.coders.from_type_info(rules_instant.NESTED_BATCH).get_impl()
+    row, old = job.decode(job.encode(rules_instant.batch_row(t, readings))), nested.decode(nested.encode(rules_instant.nested_row(t, readings)))
+    assert list(zip(row[2].split(","), row[3].split(","), row[4])) == [tuple(r) for r in old[2]] == readings
+    out = tmp_path / "r.json"
+    assert rules_instant.main(["--instants", "40", "--runs", "3", "--out", str(out), "--json"]) == 0
+    result = json.loads(out.read_text())
+    assert len(result["runs"]) == 3 and result["median"]["process_element_us"] > 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    with pytest.raises(SystemExit) as exit_:
+        rules_instant.main(["--runs", "0"])
+    assert exit_.value.code == 2 and "at least 1" in capsys.readouterr().err
