@@ -84,6 +84,20 @@ def to_internal_stream(t_env: StreamTableEnvironment, table: Table) -> DataStrea
     return DataStream(t_env._j_tenv.toDataStream(table._j_table, internal))
 
 
+def to_changelog_stream_of_internal_strings(t_env: StreamTableEnvironment, table: Table) -> DataStream:
+    """``to_changelog_stream`` with every character string left as Flink's internal StringData, for a stream that
+    only goes back into SQL: the Rows stay (the dedupe's output cannot take ``to_internal_stream``), but no string
+    is decoded into a Java String and encoded back on the way, and ``from_data_stream`` takes the same types."""
+    string_data = load_java_class("org.apache.flink.table.data.StringData")
+    schema = get_gateway().jvm.org.apache.flink.table.api.Schema.newBuilder()
+    for column in table._j_table.getResolvedSchema().getColumns():
+        data_type = column.getDataType()
+        if data_type.getLogicalType().getTypeRoot().name() in ("CHAR", "VARCHAR"):
+            data_type = data_type.bridgedTo(string_data)
+        schema = schema.column(column.getName(), data_type)
+    return DataStream(t_env._j_tenv.toChangelogStream(table._j_table, schema.build()))
+
+
 def execute(t_env: StreamTableEnvironment, statements: list[str]) -> None:
     for statement in statements:
         t_env.execute_sql(statement)
@@ -111,7 +125,7 @@ def dedupe_with_event_time(t_env: StreamTableEnvironment, params: dict[str, obje
     in name (keep-first on processing time emits inserts alone), but the planner keeps no event-time attribute
     through the ROW_NUMBER query; the round trip through a JVM data stream gives it back."""
     execute(t_env, load(("dedupe.sql",), params))
-    deduped = t_env.to_changelog_stream(t_env.from_path("new_readings"))
+    deduped = to_changelog_stream_of_internal_strings(t_env, t_env.from_path("new_readings"))
     t_env.create_temporary_view("deduped_readings", t_env.from_data_stream(deduped, with_rowtime()))
 
 
