@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 
 @cache
 def _values_of(record_type: type) -> Callable[[Any], tuple[Any, ...]]:
-    """A record's field values in order, read in one C call (dataclasses.fields on every call cost a third of the
-    rules' own time: a state row per channel and instant)."""
+    """A record's field values in order, read in one C call: dataclasses.fields on every call (a state row per
+    channel and instant) made process_element 140 us per instant of 12 readings against 119 (bench.rules_instant)."""
     return attrgetter(*(f.name for f in fields(record_type)))
 
 

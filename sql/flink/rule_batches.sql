@@ -8,9 +8,9 @@
 -- The readings come as three lists in one order (each aggregate appends the same rows in the same order):
 -- sensor ids and sensor types joined by commas, which neither can hold (udfs.validation.ID_PATTERN, and
 -- the channel names of udfs.channels), and the values as an array. Not an array of rows: PyFlink builds a
--- Python Row object for every nested row it decodes, five times the cost of an instant of 12 readings; and
--- not arrays of strings, which PyFlink 2.0 cannot hand to a Python DataStream operator (a ClassCastException
--- converting ObjectArrayTypeInfo<String> back to a Java type).
+-- Python Row object for every nested row it decodes, eight times the cost of an instant of 12 readings
+-- (bench.rules_instant); and not arrays of strings, which PyFlink 2.0 cannot hand to a Python DataStream
+-- operator (a ClassCastException converting ObjectArrayTypeInfo<String> back to a Java type).
 CREATE TEMPORARY VIEW rule_batches AS
 SELECT turbine_id, MIN(event_time_ms) AS event_time_ms,
        LISTAGG(sensor_id, ',') AS sensor_ids, LISTAGG(sensor_type, ',') AS sensor_types,

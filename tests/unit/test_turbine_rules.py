@@ -3,7 +3,7 @@ its one state value (through PyFlink's own coder of TURBINE_STATE, as the JVM wo
 with bench.rules_instant's stand-ins for Flink's runtime.
 
 The decisions are udfs.anomaly's and tested there; here: the readings of an instant are judged in sensor-id order
-whatever order the arrays come in, every state row holds its record's fields in order, and last-known-good values
+whatever order the lists come in, every state row holds its record's fields in order, and last-known-good values
 are staged for the flush with their event time.
 """
 
@@ -22,7 +22,9 @@ from pyflink.fn_execution import coders
 from bench.rules_instant import Context, offline_rules
 from flink_jobs.ingest.turbine import TurbineRules, _to_row
 from flink_jobs.ingest.types import CHANNEL_STATE, LOSS_STATE, POWER_STATE
-from udfs.anomaly import ChannelState, LossState, PowerState, channel_step, loss_on_reading, power_step
+from udfs.anomaly import (
+    ChannelConfig, ChannelState, LossState, PowerConfig, PowerState, channel_step, loss_on_reading, power_step,
+)
 from udfs.channels import CHANNELS, watches_frozen
 from udfs.power_curve import MODELS
 from udfs.validation import ID_PATTERN
@@ -64,9 +66,9 @@ def reference(steps: list[tuple[int, list[tuple[str, str, float]]]]) -> tuple[se
         alerts |= {(a.sensor_id, a.rule, str(a.status), a.event_time) for a in out}
         for sensor_id, kind, value in sorted(readings):
             channels[sensor_id], out = channel_step(channels.get(sensor_id, ChannelState()), "T1", sensor_id, event_time,
-                                                    value, operator()._channel_cfg, watches_frozen(kind))
+                                                    value, ChannelConfig(), watches_frozen(kind))
             alerts |= {(a.sensor_id, a.rule, str(a.status), a.event_time) for a in out}
-            power, out = power_step(power, "T1", kind, event_time, value, MODEL, operator()._power_cfg)
+            power, out = power_step(power, "T1", kind, event_time, value, MODEL, PowerConfig())
             alerts |= {(a.sensor_id, a.rule, str(a.status), a.event_time) for a in out}
     return alerts, {"channels": channels, "power": power, "loss": loss}
 
@@ -84,7 +86,7 @@ def run(rules: TurbineRules, steps: list[tuple[int, list[tuple[str, str, float]]
 
 
 @given(st.integers(0, 10_000), st.integers(0, 10_000))
-def test_an_instant_is_judged_in_sensor_id_order_whatever_the_arrays_order(seed: int, shuffle_seed: int) -> None:
+def test_an_instant_is_judged_in_sensor_id_order_whatever_the_lists_order(seed: int, shuffle_seed: int) -> None:
     steps = instants(seed, 60)
     rules = operator()
     alerts, ctx = run(rules, steps, random.Random(shuffle_seed))
@@ -119,7 +121,7 @@ def test_a_state_row_holds_its_record_field_for_field(record: Any, type_info: An
     assert type(record)(*coder.decode(coder.encode(row))) == record
 
 
-def test_wind_is_judged_before_power_within_an_instant_even_when_the_arrays_list_power_first() -> None:
+def test_wind_is_judged_before_power_within_an_instant_even_when_the_lists_give_power_first() -> None:
     # power far below the curve at 12 m/s from the first instant: with the wind of the same instant judged
     # first, every instant counts towards the streak and the fifth raises; power first would miss the first
     rules, ctx = operator(), Context()
