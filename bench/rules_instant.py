@@ -28,11 +28,10 @@ from pyflink.fn_execution import coders
 from bench import describe
 from flink_jobs.ingest.registry import TurbineInfo
 from flink_jobs.ingest.turbine import TurbineRules
-from flink_jobs.ingest.types import TURBINE_STATE
+from flink_jobs.ingest.types import TURBINE_STATE, D, L, S
 from udfs.channels import CHANNELS
 from udfs.power_curve import MODELS
 
-S, L, D = Types.STRING(), Types.LONG(), Types.DOUBLE()
 RULE_BATCH = Types.ROW_NAMED(["turbine_id", "event_time_ms", "sensor_ids", "sensor_types", "sensor_values"],
                              [S, L, S, S, Types.OBJECT_ARRAY(D)])
 # the input before: ARRAY_AGG(ROW(sensor_id, sensor_type, value))
@@ -41,13 +40,18 @@ NESTED_BATCH = Types.ROW_NAMED(["turbine_id", "event_time_ms", "readings"],
 RESULTS = Path(__file__).parent / "results" / "rules_instant.json"
 
 
+def coder(type_info: Any) -> Any:
+    """PyFlink's own (Cython) coder of a type, the one its Python operators encode and decode with."""
+    return coders.from_type_info(type_info).get_impl()
+
+
 class StoredState:
     """A ValueState as PyFlink keeps it: the value object cached for reads, and every update encoded with
     TURBINE_STATE's coder (the bytes the JVM stores; PyFlink sends them at the bundle's end, at most once per key).
     ``restore()`` drops the cache, so the next read decodes the stored bytes, as after a restore."""
 
     def __init__(self) -> None:
-        self._coder = coders.from_type_info(TURBINE_STATE).get_impl()
+        self._coder = coder(TURBINE_STATE)
         self._bytes: bytes | None = None
         self._cached: Any = None
 
@@ -132,7 +136,7 @@ def per_instant_us(fn: Any, items: list[Any]) -> float:
 
 
 def one_run(instants: list[tuple[int, list[tuple[str, str, float]]]]) -> dict[str, float]:
-    job, nested = coders.from_type_info(RULE_BATCH).get_impl(), coders.from_type_info(NESTED_BATCH).get_impl()
+    job, nested = coder(RULE_BATCH), coder(NESTED_BATCH)
     job_bytes = [job.encode(batch_row(t, r)) for t, r in instants]
     nested_bytes = [nested.encode(nested_row(t, r)) for t, r in instants]
     rules, ctx = offline_rules(), Context()

@@ -273,8 +273,8 @@ def test_a_profile_of_a_missing_file_is_one_clear_error(tmp_path: Path, capsys: 
 def test_the_rules_instant_bench_decodes_both_input_shapes_alike_and_writes_medians(tmp_path: Path,
                                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     t, readings = rules_instant.fleet_instants(1)[0]
-    job = rules_instant.coders.from_type_info(rules_instant.RULE_BATCH).get_impl()
-    nested = rules_instant.coders.from_type_info(rules_instant.NESTED_BATCH).get_impl()
+    job = rules_instant.coder(rules_instant.RULE_BATCH)
+    nested = rules_instant.coder(rules_instant.NESTED_BATCH)
     row, old = job.decode(job.encode(rules_instant.batch_row(t, readings))), nested.decode(nested.encode(rules_instant.nested_row(t, readings)))
     assert list(zip(row[2].split(","), row[3].split(","), row[4])) == [tuple(r) for r in old[2]] == readings
     out = tmp_path / "r.json"

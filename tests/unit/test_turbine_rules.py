@@ -17,9 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pyflink.common import Row
-from pyflink.fn_execution import coders
 
-from bench.rules_instant import Context, offline_rules
+from bench.rules_instant import Context, coder, offline_rules
 from flink_jobs.ingest.turbine import TurbineRules, _to_row
 from flink_jobs.ingest.types import CHANNEL_STATE, LOSS_STATE, POWER_STATE
 from udfs.anomaly import (
@@ -117,8 +116,8 @@ def test_last_known_good_is_staged_with_its_event_time() -> None:
 def test_a_state_row_holds_its_record_field_for_field(record: Any, type_info: Any) -> None:
     row = _to_row(record)
     assert tuple(row) == astuple(record)
-    coder = coders.from_type_info(type_info).get_impl()
-    assert type(record)(*coder.decode(coder.encode(row))) == record
+    codec = coder(type_info)
+    assert type(record)(*codec.decode(codec.encode(row))) == record
 
 
 def test_wind_is_judged_before_power_within_an_instant_even_when_the_lists_give_power_first() -> None:
