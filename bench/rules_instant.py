@@ -104,7 +104,7 @@ class Registry:
 
 def offline_rules(loss_after_ms: int = 120_000, lkg_flush_ms: int = 1_000) -> TurbineRules:
     """TurbineRules as open() leaves it, with the stand-ins above in place of Flink's state, metrics and registry."""
-    rules = TurbineRules(dsn="", loss_after_ms=loss_after_ms, registry_refresh_s=30.0,
+    rules = TurbineRules(dsn="", redis_url="", redis_prefix="", loss_after_ms=loss_after_ms, registry_refresh_s=30.0,
                          lkg_flush_ms=lkg_flush_ms)
     rules._state, rules._registry, rules._alerts, rules._judged = StoredState(), Registry(), Counter(), Counter()
     return rules

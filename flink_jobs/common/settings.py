@@ -64,9 +64,8 @@ class JobSettings(BaseSettings):
     lkg_flush_ms: int = Field(default=1_000, description="how often a turbine's last-known-good goes to Redis")
     hot_retention_days: int = 7
     hot_flush_ms: int = Field(default=200, ge=1,
-                              description="how often the batching sinks send what waits: hot-aggregate rows to "
-                                          "Postgres (one transaction per table), last-known-good values to Redis "
-                                          "(one round trip)")
+                              description="how often the pending hot-aggregate rows go to Postgres, one transaction "
+                                          "per table")
     catalog: dict[str, str]
     checkpoint_dir: Path
     checkpoint_interval_ms: int = 10_000

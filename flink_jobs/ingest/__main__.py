@@ -53,8 +53,8 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     p.add_argument("--loss-after-ms", type=int, help="event-time silence before a telemetry_loss alert")
     p.add_argument("--sample-interval-ms", type=int, help="sampling interval of a channel (coverage)")
     p.add_argument("--hot-flush-ms", type=int,
-                   help="how often the window rows waiting for Postgres are upserted (one transaction per table) "
-                        "and the last-known-good values waiting for Redis are written (one round trip) (default 200)")
+                   help="how often the window rows waiting for Postgres are upserted, one transaction per table "
+                        "(default 200)")
     p.add_argument("--checkpoint-dir", type=Path)
     p.add_argument("--tolerable-failed-checkpoints", type=int,
                    help="checkpoints that may fail in a row (a full disk) before the job restarts (default 0)")

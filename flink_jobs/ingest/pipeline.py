@@ -12,8 +12,7 @@
            -> Postgres hot tables (Python sink, version-guarded upserts)
       -> on time: a turbine's readings of one instant, once the watermark passed it (Flink SQL, rule_batches.sql)
            -> key by turbine_id -> turbine-rules (Python, keyed state) -> alerts: wind.alerts, Kafka alerts
-                                  -> last-known-good, once a second per turbine -> redis-lkg: Redis (event-time
-                                     guarded; every turbine's pending writes in one round trip per --hot-flush-ms)
+                                                                     -> last-known-good: Redis (event-time guarded)
 
 Per-reading work stays in the JVM where it can (source, dedupe, lateness, windows, sinks); Python
 decodes readings in Arrow batches and runs the per-turbine rules once per turbine and instant.
@@ -32,8 +31,8 @@ from pyflink.util.java_utils import load_java_class
 from flink_jobs.common import sql
 from flink_jobs.common.settings import JobSettings
 from flink_jobs.ingest.functions import PERCENTILES_FUNCTION, decode_batches, window_percentiles
-from flink_jobs.ingest.sinks import HOT_KEY, LkgSink, PostgresUpsert
-from flink_jobs.ingest.turbine import LKG_OUTPUT, CountLate, TurbineRules
+from flink_jobs.ingest.sinks import HOT_KEY, PostgresUpsert
+from flink_jobs.ingest.turbine import CountLate, TurbineRules
 from flink_jobs.ingest.types import ALERT_ROW, SITE_AGG_COLUMNS, TURBINE_AGG_COLUMNS, Types
 from udfs.lateness import FINEST_WINDOW_MS
 from udfs.wire import HEARTBEAT_KEY
@@ -152,21 +151,14 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
         .key_by(lambda batch: batch.turbine_id, key_type=Types.STRING())
         .process(
             TurbineRules(
-                dsn=settings.postgres_dsn, loss_after_ms=settings.loss_after_ms,
+                dsn=settings.postgres_dsn, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix,
+                loss_after_ms=settings.loss_after_ms,
                 registry_refresh_s=settings.registry_refresh_s, lkg_flush_ms=settings.lkg_flush_ms,
             ),
             output_type=ALERT_ROW,
         )
         .uid("turbine-rules")
         .name("turbine-rules")
-    )
-    (
-        alerts.get_side_output(LKG_OUTPUT)
-        .key_by(lambda _write: HOT_KEY, key_type=Types.INT())
-        .process(LkgSink(settings.redis_url, settings.redis_prefix, settings.hot_flush_ms))
-        .uid("redis-lkg")
-        .name("redis-lkg")
-        .sink_to(discarding_sink())
     )
     t_env.create_temporary_view("alert_records", t_env.from_data_stream(alerts))
     # the late rows go to Iceberg from SQL; this branch only counts them (they are few)

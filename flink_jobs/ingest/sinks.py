@@ -19,7 +19,7 @@ from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
-from flink_jobs.ingest.types import HOT_ROWS, LKG_WRITE
+from flink_jobs.ingest.types import HOT_ROWS
 from udfs.epoch import from_millis, millis
 
 log = logging.getLogger(__name__)
@@ -62,27 +62,12 @@ class LkgWriter:
         self._script = self._client.register_script(LKG_SCRIPT)
         self._prefix = prefix
 
-    @staticmethod
-    def _args(site_id: str, written_at_ms: int, channels: Mapping[str, tuple[float, int]]) -> list[Any]:
-        args: list[Any] = [site_id, written_at_ms]
-        for channel, (value, event_time) in channels.items():
-            args += [channel, repr(float(value)), int(event_time)]
-        return args
-
     @_transient
     def write(self, turbine_id: str, site_id: str, channels: Mapping[str, tuple[float, int]]) -> int:
-        return int(self._script(keys=[lkg_key(self._prefix, turbine_id)],
-                                args=self._args(site_id, int(time.time() * 1000), channels)))
-
-    @_transient
-    def write_many(self, writes: Sequence[tuple[str, str, Mapping[str, tuple[float, int]]]]) -> None:
-        """Several turbines' ``write``s in one round trip: a pipeline without MULTI (each script call is atomic
-        on its own, and each is guarded by event time, so a batch sent again after a failure changes nothing)."""
-        pipe = self._client.pipeline(transaction=False)
-        now = int(time.time() * 1000)
-        for turbine_id, site_id, channels in writes:
-            self._script(keys=[lkg_key(self._prefix, turbine_id)], args=self._args(site_id, now, channels), client=pipe)
-        pipe.execute()
+        args: list[Any] = [site_id, int(time.time() * 1000)]
+        for channel, (value, event_time) in channels.items():
+            args += [channel, repr(float(value)), int(event_time)]
+        return int(self._script(keys=[lkg_key(self._prefix, turbine_id)], args=args))
 
     def close(self) -> None:
         self._client.close()
@@ -103,19 +88,8 @@ def versioned_upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> 
     )
 
 
-# the one key of a batching sink's input (PostgresUpsert, LkgSink): all its pending rows are one keyed list,
-# flushed by one timer
+# the one key of a PostgresUpsert's input: all of a table's pending rows are one keyed list, flushed by one timer
 HOT_KEY = 0
-
-
-def ask_flush(ctx: KeyedProcessFunction.Context, flush_ms: int, asked: int) -> int:
-    """The flush timer at the next multiple of ``flush_ms``, asked for unless ``asked`` (the last one this process
-    asked for) is that one already: one registration per flush, and after a restore (``asked`` back at -1) the
-    first row asks again, whether or not the timer came back with the checkpoint."""
-    due = (ctx.timer_service().current_processing_time() // flush_ms + 1) * flush_ms
-    if due != asked:
-        ctx.timer_service().register_processing_time_timer(due)
-    return due
 
 
 class PostgresUpsert(KeyedProcessFunction):
@@ -171,7 +145,11 @@ class PostgresUpsert(KeyedProcessFunction):
         for i in self._bounds:
             params[i] = millis(params[i])
         self._pending.add(Row(*params))
-        self._due = ask_flush(ctx, self._flush_ms, self._due)
+        now = ctx.timer_service().current_processing_time()
+        due = (now // self._flush_ms + 1) * self._flush_ms
+        if due != self._due:
+            ctx.timer_service().register_processing_time_timer(due)
+            self._due = due
         return iter(())
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
@@ -191,42 +169,3 @@ class PostgresUpsert(KeyedProcessFunction):
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
-
-
-class LkgSink(KeyedProcessFunction):
-    """Last-known-good values to Redis, every turbine's pending writes in one round trip per ``flush_ms``. Input
-    keyed by ``HOT_KEY``: rows of ``LKG_WRITE``, one per turbine and flush of the rules (TurbineRules sends them).
-
-    The rules called Redis themselves, one synchronous script call per turbine per second: with 414 turbines
-    that was 414 round trips a second in the rules' operator, each one waiting on a Redis process that shares
-    two busy cores. The writes wait for the flush in keyed list state, so a checkpoint holds every write not
-    yet sent and a restore sends it (the PostgresUpsert pattern); writes sent again after a restore are older
-    or equal in event time, and the script leaves a newer value in place.
-    """
-
-    def __init__(self, redis_url: str, redis_prefix: str, flush_ms: int) -> None:
-        self._redis_url, self._redis_prefix, self._flush_ms = redis_url, redis_prefix, flush_ms
-
-    def open(self, ctx: RuntimeContext) -> None:
-        self._writer = LkgWriter(self._redis_url, self._redis_prefix)
-        self._pending = ctx.get_list_state(ListStateDescriptor("pending", LKG_WRITE))
-        self._due = -1
-        self._written = ctx.get_metrics_group().counter("lkg_writes")
-        self._flushes = ctx.get_metrics_group().counter("lkg_flushes")
-
-    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        self._pending.add(value)
-        self._due = ask_flush(ctx, self._flush_ms, self._due)
-        return iter(())
-
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
-        writes = [(row[0], row[1], {c: (e[0], e[1]) for c, e in row[2].items()}) for row in self._pending.get()]
-        if writes:
-            self._writer.write_many(writes)
-            self._pending.clear()
-            self._written.inc(len(writes))
-            self._flushes.inc()
-        return iter(())
-
-    def close(self) -> None:
-        self._writer.close()

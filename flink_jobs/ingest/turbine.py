@@ -23,11 +23,12 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from pyflink.common import Row
-from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext, TimeDomain
+from pyflink.datastream import KeyedProcessFunction, ProcessFunction, RuntimeContext, TimeDomain
 from pyflink.datastream.state import ValueStateDescriptor
 
 from flink_jobs.ingest.registry import RegistryCache, TurbineInfo
-from flink_jobs.ingest.types import LKG_WRITE, TURBINE_STATE
+from flink_jobs.ingest.sinks import LkgWriter
+from flink_jobs.ingest.types import TURBINE_STATE
 from udfs.anomaly import (
     Alert, ChannelConfig, ChannelState, LossState, PowerConfig, PowerState, channel_step, loss_on_reading,
     loss_on_timer, power_step,
@@ -36,9 +37,6 @@ from udfs.channels import watches_frozen
 from udfs.identity import alert_id
 
 log = logging.getLogger(__name__)
-
-#: the rules' side output: a turbine's staged last-known-good values at each of its flushes, for sinks.LkgSink
-LKG_OUTPUT = OutputTag("last-known-good", LKG_WRITE)
 
 
 @cache
@@ -75,12 +73,12 @@ def _alert_row(a: Alert, site_id: str | None) -> Row:
 class TurbineRules(KeyedProcessFunction):
     """Keyed by turbine_id. Input: rows of ``rule_batches`` (turbine_id, event_time_ms, and the instant's readings
     as three lists in one order: sensor_ids and sensor_types joined by commas, sensor_values an array), one per
-    turbine and instant, in event-time order. Output: alert transitions; on ``LKG_OUTPUT``, each turbine's
-    last-known-good values once per ``lkg_flush_ms`` (sinks.LkgSink sends all turbines' to Redis together)."""
+    turbine and instant, in event-time order. Output: alert transitions. Effect: last-known-good values in Redis."""
 
-    def __init__(self, *, dsn: str, loss_after_ms: int, registry_refresh_s: float, lkg_flush_ms: int,
-                 channel: ChannelConfig = ChannelConfig(), power: PowerConfig = PowerConfig()) -> None:
-        self._dsn = dsn
+    def __init__(self, *, dsn: str, redis_url: str, redis_prefix: str, loss_after_ms: int,
+                 registry_refresh_s: float, lkg_flush_ms: int, channel: ChannelConfig = ChannelConfig(),
+                 power: PowerConfig = PowerConfig()) -> None:
+        self._dsn, self._redis_url, self._redis_prefix = dsn, redis_url, redis_prefix
         self._loss_after_ms = loss_after_ms
         self._registry_refresh_s, self._lkg_flush_ms = registry_refresh_s, lkg_flush_ms
         self._channel_cfg, self._power_cfg = channel, power
@@ -94,9 +92,13 @@ class TurbineRules(KeyedProcessFunction):
         # one, one_state_stream_e2e.json and four_states_stream_latency_bound05.json.
         self._state = ctx.get_state(ValueStateDescriptor("turbine", TURBINE_STATE))
         self._registry = RegistryCache(self._dsn, self._registry_refresh_s)
+        self._writer = LkgWriter(self._redis_url, self._redis_prefix)
         group = ctx.get_metrics_group()
         self._alerts = group.counter("alerts_emitted")
         self._judged = group.counter("readings_judged")
+
+    def close(self) -> None:
+        self._writer.close()
 
     def _read(self) -> _Held:
         stored = self._state.value()  # cached for the bundle: read only, every change goes into new objects
@@ -155,10 +157,9 @@ class TurbineRules(KeyedProcessFunction):
         held = self._read()
         if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
             if held.staged:
-                # to the Redis sink, which is event-time guarded in Redis itself: a replayed or older value never
-                # overwrites a newer one. Cleared here in the same bundle: a checkpoint holds the write either in
-                # this state or in the sink's pending list, never neither
-                yield LKG_OUTPUT, Row(turbine, _site(self._registry.get(turbine)) or "", held.staged)
+                info = self._registry.get(turbine)
+                # event-time guarded in Redis itself: a replayed or older value never overwrites a newer one
+                self._writer.write(turbine, _site(info) or "", {c: (e[0], e[1]) for c, e in held.staged.items()})
                 self._write(held._replace(staged={}))
             return
         # a telemetry-loss deadline: every instant up to it was judged before the watermark reached it

@@ -37,8 +37,6 @@ POWER_STATE = Types.ROW_NAMED(
 )
 LOSS_STATE = Types.ROW_NAMED(["last_event_time", "open"], [L, B])
 LKG_ENTRY = Types.ROW_NAMED(["value", "event_time_ms"], [D, L])
-# one turbine's staged last-known-good values at its flush, on their way from the rules to the Redis sink
-LKG_WRITE = Types.ROW_NAMED(["turbine_id", "site_id", "channels"], [S, S, Types.MAP(S, LKG_ENTRY)])
 # everything the rules keep for one turbine, as one value: at each bundle's end PyFlink writes every changed
 # state back to the JVM with one synchronous request each, so one value is one round trip per turbine, not four
 TURBINE_STATE = Types.ROW_NAMED(

@@ -3,8 +3,8 @@ its one state value (through PyFlink's own coder of TURBINE_STATE, as the JVM wo
 with bench.rules_instant's stand-ins for Flink's runtime.
 
 The decisions are udfs.anomaly's and tested there; here: the readings of an instant are judged in sensor-id order
-whatever order the lists come in, every state row holds its record's fields in order, last-known-good values
-are staged for the flush with their event time, and the flush hands them to the Redis sink once.
+whatever order the lists come in, every state row holds its record's fields in order, and last-known-good values
+are staged for the flush with their event time.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pyflink.common import Row
-from pyflink.datastream import TimeDomain
 
 from bench.rules_instant import Context, coder, offline_rules
-from flink_jobs.ingest.turbine import LKG_OUTPUT, TurbineRules, _to_row
-from flink_jobs.ingest.types import CHANNEL_STATE, LKG_WRITE, LOSS_STATE, POWER_STATE
+from flink_jobs.ingest.turbine import TurbineRules, _to_row
+from flink_jobs.ingest.types import CHANNEL_STATE, LOSS_STATE, POWER_STATE
 from udfs.anomaly import (
     ChannelConfig, ChannelState, LossState, PowerConfig, PowerState, channel_step, loss_on_reading, power_step,
 )
@@ -107,35 +106,6 @@ def test_last_known_good_is_staged_with_its_event_time() -> None:
     staged = rules._read().staged
     last_time, last = steps[-1]
     assert {kind: tuple(entry) for kind, entry in staged.items()} == {kind: (value, last_time) for _, kind, value in last}
-
-
-class FlushContext(Context):
-    """What on_timer asks of its context: the key and the time domain."""
-
-    def __init__(self, key: str, domain: TimeDomain) -> None:
-        super().__init__()
-        self._key, self._domain = key, domain
-
-    def get_current_key(self) -> str:
-        return self._key
-
-    def time_domain(self) -> TimeDomain:
-        return self._domain
-
-
-def test_the_flush_sends_the_staged_values_to_the_redis_sink_and_clears_them() -> None:
-    rules = operator()
-    steps = instants(3, 5)
-    run(rules, steps, random.Random(0))
-    staged = {kind: tuple(entry) for kind, entry in rules._read().staged.items()}
-    out = list(rules.on_timer(1_001_000, FlushContext("T1", TimeDomain.PROCESSING_TIME)))
-    assert len(out) == 1 and out[0][0] is LKG_OUTPUT
-    write = coder(LKG_WRITE).decode(coder(LKG_WRITE).encode(out[0][1]))  # as the sink receives it
-    assert (write[0], write[1]) == ("T1", "S1")
-    assert {kind: tuple(entry) for kind, entry in write[2].items()} == staged
-    rules._state.restore()
-    assert rules._read().staged == {}  # sent once: the next flush sends only newer values
-    assert list(rules.on_timer(1_002_000, FlushContext("T1", TimeDomain.PROCESSING_TIME))) == []
 
 
 @pytest.mark.parametrize(("record", "type_info"), [
