@@ -27,7 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from confluent_kafka import Consumer
@@ -98,14 +98,9 @@ def busy_rate(samples: list[tuple[float, int]], total: int) -> float:
     return (c_last - c_first) / (t_last - t_first)
 
 
-@contextmanager
-def registered_fleet(stack: StackSettings, seed: int, turbines: int) -> Iterator[None]:
+def registered_fleet(stack: StackSettings, seed: int, turbines: int) -> AbstractContextManager[None]:
     sites, fleet = simulator.small_fleet(seed, turbines, EDGE_ID)
-    registry.register(stack.postgres_dsn, sites, fleet)
-    try:
-        yield
-    finally:
-        registry.deregister(stack.postgres_dsn, sites, fleet)
+    return registry.registered(stack.postgres_dsn, sites, fleet)
 
 
 def one_run(stack: StackSettings, n: int, turbines: int, seed: int, parallelism: int,

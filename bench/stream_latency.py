@@ -113,99 +113,100 @@ def one_run(stack: StackSettings, args: argparse.Namespace, run: int) -> dict[st
     sites, fleet = simulator.small_fleet(900, n_turbines, "edge-latency")
     sites = [s.__class__(f"LAT-{tag}", s.name, s.region, s.lat, s.lon) for s in sites]
     fleet = [t.__class__(f"L{tag}-{i:04d}", sites[0].site_id, t.model, t.lat, t.lon, t.edge_id) for i, t in enumerate(fleet)]
-    registry.register(stack.postgres_dsn, sites, fleet)
-    bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
-                                              dlq_topic=names.dlq_topic)).start()
-    spikes_sent: dict[tuple[str, int], float] = {}  # (turbine, event second) -> wall time sent
-    alerts_seen: dict[tuple[str, int], float] = {}
-    stop = threading.Event()
-    rest_port = free_port()
-    delays: dict[str, int] = {}
-    operator_times: dict[str, dict[str, int]] = {}
-    checkpoints: dict[str, object] = {}
+    # removed again when the run ends: each run registers a fresh fleet, and every job reloads the registry
+    with registry.registered(stack.postgres_dsn, sites, fleet):
+        bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
+                                                  dlq_topic=names.dlq_topic)).start()
+        spikes_sent: dict[tuple[str, int], float] = {}  # (turbine, event second) -> wall time sent
+        alerts_seen: dict[tuple[str, int], float] = {}
+        stop = threading.Event()
+        rest_port = free_port()
+        delays: dict[str, int] = {}
+        operator_times: dict[str, dict[str, int]] = {}
+        checkpoints: dict[str, object] = {}
 
-    def consume() -> None:
-        consumer = Consumer({"bootstrap.servers": stack.kafka_bootstrap, "group.id": f"lat-{tag}",
-                             "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
-        consumer.subscribe([names.alerts_topic])
-        while not stop.is_set():
-            msg = consumer.poll(0.2)
-            if msg is None or msg.error():
-                continue
-            a = json.loads(msg.value())
-            if a["rule"] == "zscore" and a["status"] == "RAISED":
-                second = calendar.timegm(time.strptime(a["event_time"][:19], "%Y-%m-%d %H:%M:%S"))
-                alerts_seen.setdefault((a["turbine_id"], second), time.time())
-        consumer.close()
+        def consume() -> None:
+            consumer = Consumer({"bootstrap.servers": stack.kafka_bootstrap, "group.id": f"lat-{tag}",
+                                 "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
+            consumer.subscribe([names.alerts_topic])
+            while not stop.is_set():
+                msg = consumer.poll(0.2)
+                if msg is None or msg.error():
+                    continue
+                a = json.loads(msg.value())
+                if a["rule"] == "zscore" and a["status"] == "RAISED":
+                    second = calendar.timegm(time.strptime(a["event_time"][:19], "%Y-%m-%d %H:%M:%S"))
+                    alerts_seen.setdefault((a["turbine_id"], second), time.time())
+            consumer.close()
 
-    rng = random.Random(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        job = IngestJob(stack, names, Path(tmp) / "checkpoints", consumer_group=f"lat-{tag}", job_name=f"lat-{tag}",
-                        checkpoint_interval_ms=args.checkpoint_ms, log_path=Path(tmp) / "job.log",
-                        extra_args=job_args(args, rest_port)).start()
-        reader = threading.Thread(target=consume, daemon=True)
-        try:
-            job.wait_submitted()
-            reader.start()
-            target = f"127.0.0.1:{bridge.port}"
-            started = time.time()
-            behind = 0
-            for s in range(args.seconds):
-                tick = started + s
-                now_ms = int(tick * 1000)
-                rows, spiking = [], rng.choice(fleet).turbine_id if s > 45 and s % 3 == 0 else None
-                for t in fleet:
-                    for ch in CHANNELS.values():
-                        mid = (ch.low + ch.high) / 2
-                        value = mid + rng.gauss(0, (ch.high - ch.low) / 1000)
-                        if t.turbine_id == spiking and ch.name == SPIKE_CHANNEL:
-                            value = ch.high * 0.95
-                        rows.append(pb.SensorReading(turbine_id=t.turbine_id, sensor_id=f"{ch.name}.1", sensor_type=ch.name,
-                                                     ts_unix_ms=now_ms, value=value))
-                simulator.send_readings(target, rows, batch_size=1000, edge_id="edge-latency")
-                if spiking:
-                    spikes_sent[(spiking, now_ms // 1000)] = time.time()
-                if s == args.seconds - 5:
-                    try:  # under load, before the fleet goes quiet
-                        delays, operator_times = barrier_delays(f"http://127.0.0.1:{rest_port}")
-                        checkpoints = checkpoint_stats(f"http://127.0.0.1:{rest_port}")
-                    except (OSError, KeyError, ValueError) as err:
-                        log.warning("no checkpoint details from the job's REST API: %s", err)
-                lag = time.time() - (tick + 1)
-                if lag < 0:
-                    time.sleep(-lag)
-                else:
-                    behind += 1
-            time.sleep(max(10, 3 * args.checkpoint_ms / 1000))
-        finally:
-            stop.set()
-            job.stop()
-            bridge.stop()
-    with psycopg.connect(stack.postgres_dsn) as conn:
-        rows = conn.execute(
-            "SELECT extract(epoch FROM updated_at - window_end) FROM turbine_agg_1m WHERE turbine_id LIKE %s",
-            (f"L{tag}-%",),
-        ).fetchall()
-    window_lat = [float(r[0]) - args.watermark_bound_s for r in rows]
-    alert_lat = [alerts_seen[k] - sent for k, sent in spikes_sent.items() if k in alerts_seen]  # in send order
-    return {
-        "run": run, "rate_readings_per_s": n_turbines * len(CHANNELS), "turbines": n_turbines,
-        "seconds_sender_fell_behind": behind,
-        "alerts": {"spikes_sent": len(spikes_sent), "alerts_seen": len(alert_lat),
-                   "p50_s": statistics.median(alert_lat) if alert_lat else None,
-                   "p99_s": percentile(alert_lat, 99) if alert_lat else None,
-                   # every alert's latency in the order its spike was sent, and the seconds into the run of
-                   # that send: with a few dozen spikes the p99 is the slowest one, and this shows whether
-                   # the slow ones are the early ones (a cold JVM) or come in step with something periodic
-                   "each_s": [round(x, 3) for x in alert_lat],
-                   "sent_at_s": [round(sent - started, 1) for k, sent in spikes_sent.items() if k in alerts_seen]},
-        "window_close_to_postgres": {"rows": len(window_lat),
-                                     "p50_s": statistics.median(window_lat) if window_lat else None,
-                                     "p99_s": percentile(window_lat, 99) if window_lat else None},
-        "barrier_delay_ms": delays,
-        "last_checkpoint_by_operator_ms": operator_times,
-        "checkpoints_under_load": checkpoints,  # counted 5 s before the fleet stops, job started with the fleet
-    }
+        rng = random.Random(1)
+        with tempfile.TemporaryDirectory() as tmp:
+            job = IngestJob(stack, names, Path(tmp) / "checkpoints", consumer_group=f"lat-{tag}", job_name=f"lat-{tag}",
+                            checkpoint_interval_ms=args.checkpoint_ms, log_path=Path(tmp) / "job.log",
+                            extra_args=job_args(args, rest_port)).start()
+            reader = threading.Thread(target=consume, daemon=True)
+            try:
+                job.wait_submitted()
+                reader.start()
+                target = f"127.0.0.1:{bridge.port}"
+                started = time.time()
+                behind = 0
+                for s in range(args.seconds):
+                    tick = started + s
+                    now_ms = int(tick * 1000)
+                    rows, spiking = [], rng.choice(fleet).turbine_id if s > 45 and s % 3 == 0 else None
+                    for t in fleet:
+                        for ch in CHANNELS.values():
+                            mid = (ch.low + ch.high) / 2
+                            value = mid + rng.gauss(0, (ch.high - ch.low) / 1000)
+                            if t.turbine_id == spiking and ch.name == SPIKE_CHANNEL:
+                                value = ch.high * 0.95
+                            rows.append(pb.SensorReading(turbine_id=t.turbine_id, sensor_id=f"{ch.name}.1", sensor_type=ch.name,
+                                                         ts_unix_ms=now_ms, value=value))
+                    simulator.send_readings(target, rows, batch_size=1000, edge_id="edge-latency")
+                    if spiking:
+                        spikes_sent[(spiking, now_ms // 1000)] = time.time()
+                    if s == args.seconds - 5:
+                        try:  # under load, before the fleet goes quiet
+                            delays, operator_times = barrier_delays(f"http://127.0.0.1:{rest_port}")
+                            checkpoints = checkpoint_stats(f"http://127.0.0.1:{rest_port}")
+                        except (OSError, KeyError, ValueError) as err:
+                            log.warning("no checkpoint details from the job's REST API: %s", err)
+                    lag = time.time() - (tick + 1)
+                    if lag < 0:
+                        time.sleep(-lag)
+                    else:
+                        behind += 1
+                time.sleep(max(10, 3 * args.checkpoint_ms / 1000))
+            finally:
+                stop.set()
+                job.stop()
+                bridge.stop()
+        with psycopg.connect(stack.postgres_dsn) as conn:
+            rows = conn.execute(
+                "SELECT extract(epoch FROM updated_at - window_end) FROM turbine_agg_1m WHERE turbine_id LIKE %s",
+                (f"L{tag}-%",),
+            ).fetchall()
+        window_lat = [float(r[0]) - args.watermark_bound_s for r in rows]
+        alert_lat = [alerts_seen[k] - sent for k, sent in spikes_sent.items() if k in alerts_seen]  # in send order
+        return {
+            "run": run, "rate_readings_per_s": n_turbines * len(CHANNELS), "turbines": n_turbines,
+            "seconds_sender_fell_behind": behind,
+            "alerts": {"spikes_sent": len(spikes_sent), "alerts_seen": len(alert_lat),
+                       "p50_s": statistics.median(alert_lat) if alert_lat else None,
+                       "p99_s": percentile(alert_lat, 99) if alert_lat else None,
+                       # every alert's latency in the order its spike was sent, and the seconds into the run of
+                       # that send: with a few dozen spikes the p99 is the slowest one, and this shows whether
+                       # the slow ones are the early ones (a cold JVM) or come in step with something periodic
+                       "each_s": [round(x, 3) for x in alert_lat],
+                       "sent_at_s": [round(sent - started, 1) for k, sent in spikes_sent.items() if k in alerts_seen]},
+            "window_close_to_postgres": {"rows": len(window_lat),
+                                         "p50_s": statistics.median(window_lat) if window_lat else None,
+                                         "p99_s": percentile(window_lat, 99) if window_lat else None},
+            "barrier_delay_ms": delays,
+            "last_checkpoint_by_operator_ms": operator_times,
+            "checkpoints_under_load": checkpoints,  # counted 5 s before the fleet stops, job started with the fleet
+        }
 
 
 def job_args(args: argparse.Namespace, rest_port: int) -> tuple[str, ...]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -64,3 +65,14 @@ def deregister(dsn: str, sites: Sequence[Site], turbines: Sequence[Turbine]) -> 
         conn.execute("DELETE FROM turbines WHERE turbine_id = ANY(%s)", ([t.turbine_id for t in turbines],))
         conn.execute("DELETE FROM sites s WHERE s.site_id = ANY(%s) AND NOT EXISTS "
                      "(SELECT 1 FROM turbines t WHERE t.site_id = s.site_id)", ([s.site_id for s in sites],))
+
+
+@contextmanager
+def registered(dsn: str, sites: Sequence[Site], turbines: Sequence[Turbine]) -> Iterator[None]:
+    """``register`` for the block's length, then ``deregister``, whatever happens: a bench or a test leaves the
+    registry as it found it (every job reloads the whole registry, so leftovers cost each later run)."""
+    register(dsn, sites, turbines)
+    try:
+        yield
+    finally:
+        deregister(dsn, sites, turbines)

@@ -5,7 +5,7 @@ import uuid
 import psycopg
 import pytest
 
-from edge_bridge.registry import Site, Turbine, deregister, register
+from edge_bridge.registry import Site, Turbine, deregister, register, registered
 from flink_jobs.ingest.registry import RegistryCache
 from stack.settings import StackSettings
 
@@ -53,3 +53,20 @@ def test_deregister_removes_the_turbines_and_only_the_sites_left_empty(stack: St
     with psycopg.connect(stack.postgres_dsn) as conn:
         left = conn.execute("SELECT site_id FROM sites WHERE site_id = ANY(%s) ORDER BY 1", ([kept.site_id, emptied.site_id],)).fetchall()
     assert left == [(kept.site_id,)]
+
+
+def test_a_fleet_registered_for_a_block_is_gone_after_it_even_when_the_block_fails(stack: StackSettings) -> None:
+    tag = uuid.uuid4().hex[:8]
+    site = Site(f"D-{tag}", "D", "north-sea", 54.0, 7.0)
+    fleet = [Turbine(f"B{tag}-{i}", site.site_id, "AN-3.6-130", 54.0, 7.0, "edge-reg") for i in range(3)]
+
+    def count() -> tuple[int, int]:
+        with psycopg.connect(stack.postgres_dsn) as conn:
+            turbines = conn.execute("SELECT count(*) FROM turbines WHERE turbine_id LIKE %s", (f"B{tag}-%",)).fetchone()
+            sites = conn.execute("SELECT count(*) FROM sites WHERE site_id = %s", (site.site_id,)).fetchone()
+        return turbines[0], sites[0]  # type: ignore[index]
+
+    with pytest.raises(RuntimeError, match="bench failed"), registered(stack.postgres_dsn, [site], fleet):
+        assert count() == (3, 1)
+        raise RuntimeError("bench failed")
+    assert count() == (0, 0)
