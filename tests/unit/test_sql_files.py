@@ -24,7 +24,7 @@ def test_every_job_sql_file_loads_with_the_job_parameters() -> None:
     from flink_jobs.ingest.pipeline import sql_params
     from stack.settings import StackSettings
 
-    # turbine_cascade.sql is loaded with these two more (its view and window size)
+    # turbine_window.sql is loaded once per window size with these two more
     params = {**sql_params(JobSettings.from_stack(StackSettings())), "view": "turbine_agg_1m", "window_minutes": 1}
     for path in sorted(sql.SQL_DIR.glob("flink/*.sql")):
         statements = sql.load(f"flink/{path.name}", params)
