@@ -15,5 +15,6 @@ CREATE TEMPORARY TABLE dlq_sink (
   'properties.transaction.timeout.ms' = '${transaction_timeout_ms}',
   'sink.delivery-guarantee' = 'exactly-once',
   'sink.transactional-id-prefix' = '${job_name}-dlq',
+  'sink.transaction-naming-strategy' = 'POOLING',
   'format' = 'json'
 );

@@ -3,6 +3,7 @@
 import base64
 import json
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from edge_bridge import simulator
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
 from stack.settings import StackSettings
-from reliability.kafka_read import read_all
+from reliability.kafka_read import read_all, transactional_ids
 from reliability.pipeline import check_commit_history, commit_history, new_job
 
 pytestmark = [pytest.mark.flink, pytest.mark.integration]
@@ -24,7 +25,7 @@ N = 10_000
 
 def test_readings_sent_through_grpc_land_in_iceberg_exactly_once(stack: StackSettings, names: Names, tmp_path: Path) -> None:
     bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic, dlq_topic=names.dlq_topic)).start()
-    job = new_job(stack, names, tmp_path).start()
+    job = new_job(stack, names, tmp_path, interval_ms=1_000).start()
     try:
         job.wait_submitted()
         report = simulator.send(f"127.0.0.1:{bridge.port}", N, turbines=7, batch_size=1000, seed=11, edge_id="edge-it")
@@ -42,6 +43,7 @@ def test_readings_sent_through_grpc_land_in_iceberg_exactly_once(stack: StackSet
 
         ids = wait_for_rows(stack, names.readings_table, N, timeout_s=300, settle_s=8)
         dlq = [json.loads(m.value()) for m in read_all(stack.kafka_bootstrap, names.dlq_topic, expected=3, timeout_s=60)]
+        checkpoints = wait_for_checkpoints(tmp_path / "checkpoints", 8)
     finally:
         job.stop()
         bridge.stop()
@@ -53,3 +55,20 @@ def test_readings_sent_through_grpc_land_in_iceberg_exactly_once(stack: StackSet
     assert all(d["source_topic"] == names.raw_topic and d["source_offset"] >= 0 and d["stage"] == "flink-decode" for d in dlq)
     history = commit_history(stack, names.readings_table)
     assert history and check_commit_history(history) == []
+
+    # the three Kafka sinks reuse a small pool of transactional ids (POOLING) instead of leaving the broker a new
+    # one per checkpoint for 7 days (INCREMENTING, the default, would leave one per sink per checkpoint: 24 or more)
+    txn_ids = transactional_ids(stack, f"{job.job_name}-")
+    assert {t.rsplit("-", 2)[0] for t in txn_ids} == {f"{job.job_name}-{s}" for s in ("aggregates", "alerts", "dlq")}
+    assert len(txn_ids) <= 3 * 3, f"{len(txn_ids)} transactional ids after {checkpoints} checkpoints: {txn_ids}"
+
+
+def wait_for_checkpoints(checkpoint_dir: Path, n: int, timeout_s: float = 120) -> int:
+    """The id of the newest completed checkpoint (``<job id>/chk-N`` with its ``_metadata``) once it is ``n`` or more."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done = [int(p.parent.name.removeprefix("chk-")) for p in checkpoint_dir.glob("*/chk-*/_metadata")]
+        if max(done, default=0) >= n or time.monotonic() > deadline:
+            assert max(done, default=0) >= n, f"checkpoints {sorted(done)} in {timeout_s} s, wanted {n}"
+            return max(done)
+        time.sleep(0.5)
