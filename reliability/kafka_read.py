@@ -8,6 +8,7 @@ import uuid
 
 from confluent_kafka import Consumer, Message
 
+from stack import install
 from stack.settings import StackSettings
 from udfs.wire import is_heartbeat
 
@@ -46,7 +47,7 @@ def transactional_ids(stack: StackSettings, prefix: str) -> list[str]:
     """The transactional ids the broker keeps that start with ``prefix`` (Kafka's own ``TransactionsCommand
     list``, from the stack's broker jars: confluent-kafka has no ListTransactions)."""
     out = subprocess.run(
-        ["java", "-cp", f"{stack.path('jvm', 'kafka', 'lib')}/*", "org.apache.kafka.tools.TransactionsCommand",
+        [install.java(), "-cp", f"{stack.path('jvm', 'kafka', 'lib')}/*", "org.apache.kafka.tools.TransactionsCommand",
          "--bootstrap-server", stack.kafka_bootstrap, "list"],
         check=True, capture_output=True, text=True, timeout=120).stdout
     return sorted(line.split()[0] for line in out.splitlines()[1:] if line.startswith(prefix))
