@@ -25,9 +25,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow.parquet as pq
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
 from pyiceberg.table import Table
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from anemos.platform import Names
 from iceberg.catalog import open_catalog
@@ -114,16 +115,37 @@ def added_rows(table: Table, since_ms: int, until_ms: int) -> Iterator[dict[str,
                         yield from pq.read_table(f).to_pylist()
 
 
+# a topic created moments ago may not have its partition leaders known yet (NOT_LEADER_FOR_PARTITION from a lookup
+# of offsets): the broker settles within seconds, so such errors are retried, and any other error is raised at once
+_TRANSIENT = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
+              KafkaError._TIMED_OUT, KafkaError._TRANSPORT}
+
+
+def _transient(err: BaseException) -> bool:
+    return isinstance(err, KafkaException) and isinstance(err.args[0], KafkaError) and (
+        err.args[0].code() in _TRANSIENT or err.args[0].retriable())
+
+
+def topic_bounds(consumer: Any, topic: str, since_ms: int, retry_s: float = 30.0) -> tuple[list[TopicPartition], dict[int, int]]:
+    """Each partition's first offset at or after ``since_ms`` and its end offset now, retried while the broker is
+    still electing the topic's leaders."""
+    for attempt in Retrying(retry=retry_if_exception(_transient), stop=stop_after_delay(retry_s),
+                            wait=wait_exponential_jitter(initial=0.2, max=2.0), reraise=True):
+        with attempt:
+            meta = consumer.list_topics(topic, timeout=30).topics[topic]
+            if meta.error is not None:
+                raise KafkaException(meta.error)
+            starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in meta.partitions], timeout=30)
+            ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in meta.partitions}
+    return starts, ends
+
+
 def topic_records(bootstrap: str, topic: str, since_ms: int, idle_s: float = 3.0, timeout_s: float = 120.0) -> list[dict[str, Any]]:
     """Committed records of ``topic`` written since ``since_ms`` (read_committed, up to the end offsets now)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"anemos-repair-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "isolation.level": "read_committed", "auto.offset.reset": "earliest"})
     try:
-        meta = consumer.list_topics(topic, timeout=30).topics[topic]
-        if meta.error is not None:
-            raise KafkaException(meta.error)
-        starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in meta.partitions], timeout=30)
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in meta.partitions}
+        starts, ends = topic_bounds(consumer, topic, since_ms)
         todo = {tp.partition: tp for tp in starts if tp.offset >= 0 and tp.offset < ends[tp.partition]}
         consumer.assign(list(todo.values()))
         out: list[dict[str, Any]] = []

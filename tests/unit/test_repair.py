@@ -2,8 +2,12 @@
 bad command line. (Its comparison of Iceberg with Kafka runs against the real services in
 tests/flink/test_stream_oracle.py.)"""
 
+import types
 from datetime import datetime, timezone
+from typing import Any
 
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from typer.testing import CliRunner
 
 from anemos import repair
@@ -36,3 +40,37 @@ def test_unknown_output_is_one_clear_error() -> None:
     result = CliRunner().invoke(app, ["repair-kafka", "--outputs", "alerts,bogus"])
     assert result.exit_code == 2
     assert "unknown output bogus" in result.output
+
+
+class _FlakyConsumer:
+    """A consumer whose offset lookups fail ``failures`` times with ``code`` before they answer."""
+
+    def __init__(self, failures: int, code: int) -> None:
+        self.failures, self.code, self.lookups = failures, code, 0
+
+    def list_topics(self, topic: str, timeout: float) -> Any:
+        part = types.SimpleNamespace(error=None, partitions={0: None, 1: None})
+        return types.SimpleNamespace(topics={topic: part})
+
+    def offsets_for_times(self, tps: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        self.lookups += 1
+        if self.lookups <= self.failures:
+            raise KafkaException(KafkaError(self.code))
+        return [TopicPartition(tp.topic, tp.partition, 5) for tp in tps]
+
+    def get_watermark_offsets(self, tp: TopicPartition, timeout: float) -> tuple[int, int]:
+        return 0, 9
+
+
+def test_offsets_of_a_topic_whose_leaders_are_not_known_yet_are_retried() -> None:
+    consumer = _FlakyConsumer(failures=2, code=KafkaError.NOT_LEADER_FOR_PARTITION)
+    starts, ends = repair.topic_bounds(consumer, "t", 0, retry_s=10)
+    assert consumer.lookups == 3
+    assert [(tp.partition, tp.offset) for tp in starts] == [(0, 5), (1, 5)] and ends == {0: 9, 1: 9}
+
+
+def test_other_kafka_errors_are_raised_at_once() -> None:
+    consumer = _FlakyConsumer(failures=1, code=KafkaError.TOPIC_AUTHORIZATION_FAILED)
+    with pytest.raises(KafkaException):
+        repair.topic_bounds(consumer, "t", 0, retry_s=10)
+    assert consumer.lookups == 1
