@@ -130,7 +130,7 @@ def topic_bounds(consumer: Any, topic: str, since_ms: int, retry_s: float = 30.0
     """Each partition's first offset at or after ``since_ms`` and its end offset now, retried while the broker is
     still electing the topic's leaders."""
     for attempt in Retrying(retry=retry_if_exception(_transient), stop=stop_after_delay(retry_s),
-                            wait=wait_exponential_jitter(initial=0.2, max=2.0), reraise=True):
+                            wait=wait_exponential_jitter(multiplier=0.2, max=2.0), reraise=True):
         with attempt:
             meta = consumer.list_topics(topic, timeout=30).topics[topic]
             if meta.error is not None:

@@ -14,6 +14,7 @@ from anemos.runner import wait_for_rows
 from edge_bridge import simulator
 from edge_bridge.server import Bridge
 from edge_bridge.settings import BridgeSettings
+from flink_jobs.common import checkpoints
 from stack.settings import StackSettings
 from reliability.kafka_read import read_all, transactional_ids
 from reliability.pipeline import check_commit_history, commit_history, new_job
@@ -43,7 +44,7 @@ def test_readings_sent_through_grpc_land_in_iceberg_exactly_once(stack: StackSet
 
         ids = wait_for_rows(stack, names.readings_table, N, timeout_s=300, settle_s=8)
         dlq = [json.loads(m.value()) for m in read_all(stack.kafka_bootstrap, names.dlq_topic, expected=3, timeout_s=60)]
-        checkpoints = wait_for_checkpoints(tmp_path / "checkpoints", 8)
+        newest_checkpoint = wait_for_checkpoints(tmp_path / "checkpoints", 8)
     finally:
         job.stop()
         bridge.stop()
@@ -60,15 +61,16 @@ def test_readings_sent_through_grpc_land_in_iceberg_exactly_once(stack: StackSet
     # one per checkpoint for 7 days (INCREMENTING, the default, would leave one per sink per checkpoint: 24 or more)
     txn_ids = transactional_ids(stack, f"{job.job_name}-")
     assert {t.rsplit("-", 2)[0] for t in txn_ids} == {f"{job.job_name}-{s}" for s in ("aggregates", "alerts", "dlq")}
-    assert len(txn_ids) <= 3 * 3, f"{len(txn_ids)} transactional ids after {checkpoints} checkpoints: {txn_ids}"
+    assert len(txn_ids) <= 3 * 3, f"{len(txn_ids)} transactional ids after {newest_checkpoint} checkpoints: {txn_ids}"
 
 
 def wait_for_checkpoints(checkpoint_dir: Path, n: int, timeout_s: float = 120) -> int:
     """The id of the newest completed checkpoint (``<job id>/chk-N`` with its ``_metadata``) once it is ``n`` or more."""
     deadline = time.monotonic() + timeout_s
     while True:
-        done = [int(p.parent.name.removeprefix("chk-")) for p in checkpoint_dir.glob("*/chk-*/_metadata")]
-        if max(done, default=0) >= n or time.monotonic() > deadline:
-            assert max(done, default=0) >= n, f"checkpoints {sorted(done)} in {timeout_s} s, wanted {n}"
-            return max(done)
+        newest = checkpoints.latest(checkpoint_dir)
+        done = int(newest.name.removeprefix("chk-")) if newest else 0
+        if done >= n or time.monotonic() > deadline:
+            assert done >= n, f"checkpoint {done} the newest after {timeout_s} s, wanted {n}"
+            return done
         time.sleep(0.5)
