@@ -1,9 +1,11 @@
-"""Interleaved A/B of bench.stream_e2e: the working tree against files taken from another commit.
+"""Interleaved A/B of bench.stream_e2e (drain rate) or bench.stream_latency (live latency): the working tree
+against files taken from another commit.
 
 Rounds alternate: one fresh pipeline with FILE(s) as they are at --against, then one with them as they are
 in the working tree, and so on, so that the machine's drift falls on both sides alike. Every run is a
-`python -m bench.stream_e2e --runs 1`; the files are put back whatever happens. Writes the runs, the
-medians and the ratio of the medians to bench/results/experiments/<name>.json.
+`python -m bench.<bench> --runs 1`; the files are put back whatever happens. Writes the runs, the
+medians and the ratio of the medians (B over A: the drain rate, or the median alert latency) to
+bench/results/experiments/<name>.json.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from typing import Any
 from bench import describe
 
 ROOT = Path(__file__).resolve().parent.parent
-MEDIANS = ("job_readings_per_s", "ratio", "late_readings")
+# per bench: the figures whose medians are reported, the one B is compared to A by, and that ratio's name
+BENCHES = {
+    "stream_e2e": (("job_readings_per_s", "ratio", "late_readings"), "job_readings_per_s", "b_over_a_median_rate"),
+    "stream_latency": (("alert_p50_s", "alert_p99_s", "window_p50_s", "window_p99_s", "alerts_seen"), "alert_p50_s",
+                       "b_over_a_median_alert_p50"),
+}
 
 
 def git_show(commit: str, path: str) -> bytes:
@@ -30,14 +37,20 @@ def git_show(commit: str, path: str) -> bytes:
         raise SystemExit(f"error: {path} at {commit}: {e.stderr.decode().strip()}") from None
 
 
-def one_run(extra: list[str], out: Path) -> dict[str, Any]:
-    subprocess.run([sys.executable, "-m", "bench.stream_e2e", "--runs", "1", "--out", str(out), *extra], cwd=ROOT, check=True)
+def one_run(bench: str, extra: list[str], out: Path) -> dict[str, Any]:
+    subprocess.run([sys.executable, "-m", f"bench.{bench}", "--runs", "1", "--out", str(out), *extra], cwd=ROOT, check=True)
     result = json.loads(out.read_text())
-    return {**result["runs"][0], "measured_at": result["measured_at"]}
+    if bench == "stream_e2e":
+        return {**result["runs"][0], "measured_at": result["measured_at"]}
+    run = result["per_run"][0]
+    alerts, windows = run["alerts"], run["window_close_to_postgres"]
+    return {"alert_p50_s": alerts["p50_s"], "alert_p99_s": alerts["p99_s"], "alerts_seen": alerts["alerts_seen"],
+            "window_p50_s": windows["p50_s"], "window_p99_s": windows["p99_s"], "run": run,
+            "measured_at": result["measured_at"]}
 
 
-def summary(runs: list[dict[str, Any]]) -> dict[str, float]:
-    return {k: statistics.median(r[k] for r in runs) for k in MEDIANS if all(k in r for r in runs)}
+def summary(runs: list[dict[str, Any]], medians: tuple[str, ...]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in runs) for k in medians if all(r.get(k) is not None for r in runs)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--against", required=True, metavar="COMMIT", help="the commit the A side's files come from")
     p.add_argument("--rounds", type=int, default=3, help="rounds of one A run and one B run (default %(default)s)")
     p.add_argument("--name", required=True, help="results file name under bench/results/experiments/")
+    p.add_argument("--bench", choices=sorted(BENCHES), default="stream_e2e",
+                   help="the bench each run is: the drain rate or the live latency (default %(default)s)")
     p.add_argument("--bench-arg", action="append", default=[], metavar="ARG",
-                   help="passed on to bench.stream_e2e, e.g. --bench-arg=--readings=36000; repeatable")
+                   help="passed on to the bench, e.g. --bench-arg=--readings=36000 or --bench-arg=--rate=4968; repeatable")
     args = p.parse_args(argv)
     if args.rounds < 1:
         p.error("--rounds must be at least 1")
@@ -62,24 +77,26 @@ def main(argv: list[str] | None = None) -> int:
                     for f, data in content.items():
                         (ROOT / f).write_bytes(data)
                     print(f"round {i + 1}/{args.rounds}: {side} ({args.against if side == 'a' else 'working tree'})", flush=True)
-                    sides[side].append(one_run(args.bench_arg, Path(tmp) / f"{side}{i}.json"))
+                    sides[side].append(one_run(args.bench, args.bench_arg, Path(tmp) / f"{side}{i}.json"))
         except subprocess.CalledProcessError as e:
             print(f"error: a bench run failed (exit {e.returncode}); the files are back as they were", file=sys.stderr)
             return 1
         finally:
             for f, data in mine.items():
                 (ROOT / f).write_bytes(data)
-    a, b = summary(sides["a"]), summary(sides["b"])
+    medians, compared, ratio = BENCHES[args.bench]
+    a, b = summary(sides["a"], medians), summary(sides["b"], medians)
     result = {
         "command": "python -m bench.ab " + " ".join(sys.argv[1:] if argv is None else argv),
+        "bench": args.bench,
         "files": args.files,
         "a": {"files_from": args.against, "runs": sides["a"], "median": a},
         "b": {"files_from": f"working tree at {head}", "runs": sides["b"], "median": b},
-        "b_over_a_median_rate": b["job_readings_per_s"] / a["job_readings_per_s"],
+        ratio: b[compared] / a[compared] if a.get(compared) and b.get(compared) is not None else None,
     }
     out = ROOT / "bench" / "results" / "experiments" / f"{args.name}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({"a": a, "b": b, "b_over_a_median_rate": result["b_over_a_median_rate"]}, indent=2))
+    print(json.dumps({"a": a, "b": b, ratio: result[ratio]}, indent=2))
     print(f"-> {out}")
     return 0
 

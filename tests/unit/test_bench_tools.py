@@ -120,7 +120,8 @@ def test_ab_alternates_the_commits_file_with_the_working_trees_and_puts_it_back(
     seen: list[str] = []
     rates = iter([100.0, 300.0, 120.0, 200.0, 80.0, 250.0])  # a, b, a, b, a, b
 
-    def fake_run(_extra: list[str], _out: Path) -> dict[str, float]:
+    def fake_run(bench: str, _extra: list[str], _out: Path) -> dict[str, float]:
+        assert bench == "stream_e2e"
         seen.append((root / "job.py").read_text())
         return {"job_readings_per_s": next(rates), "ratio": 0.1, "late_readings": 0}
 
@@ -138,7 +139,7 @@ def test_ab_puts_the_file_back_when_a_run_fails(tmp_path: Path, monkeypatch: pyt
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     root = _repo(tmp_path)
 
-    def failing_run(_extra: list[str], _out: Path) -> dict[str, float]:
+    def failing_run(_bench: str, _extra: list[str], _out: Path) -> dict[str, float]:
         raise subprocess.CalledProcessError(3, "bench")
 
     monkeypatch.setattr(ab, "ROOT", root)
@@ -285,3 +286,33 @@ def test_the_rules_instant_bench_decodes_both_input_shapes_alike_and_writes_medi
     with pytest.raises(SystemExit) as exit_:
         rules_instant.main(["--runs", "0"])
     assert exit_.value.code == 2 and "at least 1" in capsys.readouterr().err
+
+
+def test_ab_of_the_live_latency_reads_each_runs_alert_and_window_figures(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _repo(tmp_path)
+    p50s = iter([12.0, 6.0, 10.0, 5.0, 14.0, 4.0])  # a, b, a, b, a, b
+    commands: list[list[str]] = []
+
+    def fake_subprocess_run(cmd: list[str], **_kw: object) -> subprocess.CompletedProcess[str]:
+        if cmd[0] == "git":  # the working tree's commit, for the record
+            return subprocess.CompletedProcess(cmd, 0, stdout="abc1234\n")
+        commands.append(cmd)
+        out = Path(cmd[cmd.index("--out") + 1])
+        p50 = next(p50s)
+        run = {"alerts": {"p50_s": p50, "p99_s": p50 + 2, "alerts_seen": 14},
+               "window_close_to_postgres": {"p50_s": p50 - 1, "p99_s": None}}
+        out.write_text(json.dumps({"per_run": [run], "measured_at": "2026-12-05T12:00:00Z"}))
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(ab, "ROOT", root)
+    monkeypatch.setattr(ab.subprocess, "run", fake_subprocess_run)
+    monkeypatch.setattr(ab, "git_show", lambda _commit, _path: b"old")
+    assert ab.main(["job.py", "--against", "HEAD", "--name", "t", "--bench", "stream_latency",
+                    "--bench-arg=--rate=4968"]) == 0
+    assert all(c[2] == "bench.stream_latency" and "--rate=4968" in c for c in commands) and len(commands) == 6
+    result = json.loads((root / "bench" / "results" / "experiments" / "t.json").read_text())
+    assert result["a"]["median"] == {"alert_p50_s": 12.0, "alert_p99_s": 14.0, "window_p50_s": 11.0, "alerts_seen": 14}
+    assert result["b"]["median"]["alert_p50_s"] == 5.0
+    assert "window_p99_s" not in result["b"]["median"]  # a run without the figure leaves it out, not a median of some
+    assert result["b_over_a_median_alert_p50"] == 5.0 / 12.0
