@@ -10,7 +10,8 @@ a bundle ends in 414 waits, and the operator, and a checkpoint barrier queued be
 ``pipeline_commits`` replaces that commit on one operator's backend: it sends every changed state's
 requests, then waits for all the answers at once. The requests travel on one ordered gRPC stream and
 each names its own key, so the JVM applies the same writes in the same order; the bundle still ends
-only after every write is acknowledged, and an error answer fails the bundle, as before. Only value
+only after every write is acknowledged. An error answer fails the bundle (and Flink restores the task from
+its last checkpoint), where PyFlink's own commit never looked at the answers. Only value
 and list states (Beam bag states) are batched; any other cached state is committed as PyFlink does.
 
 The commit reads private attributes of apache-beam 2.61's ``SynchronousBagRuntimeState`` (the version
