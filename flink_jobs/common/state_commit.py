@@ -13,6 +13,8 @@ each names its own key, so the JVM applies the same writes in the same order; th
 only after every write is acknowledged. An error answer fails the bundle (and Flink restores the task from
 its last checkpoint), where PyFlink's own commit never looked at the answers. Only value
 and list states (Beam bag states) are batched; any other cached state is committed as PyFlink does.
+``on_bundle_end`` lets the operator send its own batched effects (the rules' Redis pipeline) at the same
+moment, while the JVM answers.
 
 The commit reads private attributes of apache-beam 2.61's ``SynchronousBagRuntimeState`` (the version
 apache-flink 2.0.2 pins); ``pipeline_commits`` checks them first and leaves PyFlink's commit in
@@ -22,6 +24,7 @@ place, with a warning, when they are not there.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -45,9 +48,12 @@ def _wait(pending: list[Any]) -> None:
         raise RuntimeError("writing keyed state back to the JVM failed: " + "; ".join(errors))
 
 
-def pipeline_commits(backend: Any) -> bool:
-    """Make ``backend`` (a PyFlink ``RemoteKeyedStateBackend``) commit a bundle's states in one batch.
-    True when it does; False (PyFlink's own commit kept) when this PyFlink or Beam does not look as expected."""
+def pipeline_commits(backend: Any, on_bundle_end: Callable[[], None] | None = None) -> bool:
+    """Make ``backend`` (a PyFlink ``RemoteKeyedStateBackend``) commit a bundle's states in one batch, and call
+    ``on_bundle_end`` while the JVM answers: an operator's own batched effects, done before the bundle (and a
+    checkpoint barrier behind it) completes, and failing it if they fail.
+    True when it does; False (PyFlink's own commit kept, ``on_bundle_end`` never called) when this PyFlink or
+    Beam does not look as expected."""
     from apache_beam.runners.worker.bundle_processor import SynchronousBagRuntimeState
 
     original = getattr(backend, "commit", None)
@@ -75,6 +81,8 @@ def pipeline_commits(backend: Any) -> bool:
         for name, state in backend._all_states.items():
             if (name, key, backend._encode_namespace(state.namespace)) not in cache:
                 commit_one(state._internal_state, pending)
+        if on_bundle_end is not None:
+            on_bundle_end()
         _wait(pending)
 
     backend.commit = commit

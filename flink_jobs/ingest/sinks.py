@@ -55,19 +55,47 @@ def lkg_key(prefix: str, turbine_id: str) -> str:
 
 
 class LkgWriter:
-    """Last-known-good per turbine in one Redis hash: ``<channel>``, ``<channel>:t``, ``last_event_ms``."""
+    """Last-known-good per turbine in one Redis hash: ``<channel>``, ``<channel>:t``, ``last_event_ms``.
+
+    ``write`` sends one turbine's values at once; ``stage`` keeps them for ``flush``, which sends every staged
+    turbine's in one pipeline: one round trip for all of them instead of one each. Each call of the script is
+    guarded by event time, so sending a pipeline again after an error, or a replay, never moves a channel back.
+    """
 
     def __init__(self, url: str, prefix: str) -> None:
         self._client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self._script = self._client.register_script(LKG_SCRIPT)
         self._prefix = prefix
+        self._staged: list[tuple[list[str], list[Any]]] = []
 
-    @_transient
-    def write(self, turbine_id: str, site_id: str, channels: Mapping[str, tuple[float, int]]) -> int:
+    def _call(self, turbine_id: str, site_id: str, channels: Mapping[str, tuple[float, int]]) -> tuple[list[str], list[Any]]:
         args: list[Any] = [site_id, int(time.time() * 1000)]
         for channel, (value, event_time) in channels.items():
             args += [channel, repr(float(value)), int(event_time)]
-        return int(self._script(keys=[lkg_key(self._prefix, turbine_id)], args=args))
+        return [lkg_key(self._prefix, turbine_id)], args
+
+    @_transient
+    def write(self, turbine_id: str, site_id: str, channels: Mapping[str, tuple[float, int]]) -> int:
+        keys, args = self._call(turbine_id, site_id, channels)
+        return int(self._script(keys=keys, args=args))
+
+    def stage(self, turbine_id: str, site_id: str, channels: Mapping[str, tuple[float, int]]) -> None:
+        self._staged.append(self._call(turbine_id, site_id, channels))
+
+    @property
+    def staged(self) -> int:
+        return len(self._staged)
+
+    @_transient
+    def flush(self) -> None:
+        """Send every staged turbine's values in one pipeline; kept staged until Redis has taken them all."""
+        if not self._staged:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for keys, args in self._staged:
+            self._script(keys=keys, args=args, client=pipe)
+        pipe.execute()
+        self._staged = []
 
     def close(self) -> None:
         self._client.close()

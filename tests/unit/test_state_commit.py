@@ -112,3 +112,25 @@ def test_a_backend_that_is_not_pyflinks_keeps_its_own_commit(caplog: pytest.LogC
     assert not pipeline_commits(other)
     assert "commit" not in vars(other)
     assert "one key at a time" in caplog.text
+
+
+def test_the_operators_own_batched_effects_run_after_the_sends_and_before_the_waits() -> None:
+    jvm = _Jvm()
+    backend, state = _backend(jvm)
+    assert pipeline_commits(backend, on_bundle_end=lambda: jvm.log.append(("bundle end",)))
+    _bundle(backend, state, {"T1": "a", "T2": "b"})
+    backend.commit()
+    at = jvm.log.index(("bundle end",))
+    assert at == 4 and all(e[0] != "wait" for e in jvm.log[:at])  # 2 keys x (clear, append) sent
+    assert [e[0] for e in jvm.log[at + 1:]] == ["wait"] * 4
+
+
+def test_a_failing_effect_fails_the_bundle() -> None:
+    def redis_down() -> None:
+        raise ConnectionError("redis is down")
+
+    backend, state = _backend(_Jvm())
+    pipeline_commits(backend, on_bundle_end=redis_down)
+    _bundle(backend, state, {"T1": "a"})
+    with pytest.raises(ConnectionError, match="redis is down"):
+        backend.commit()
