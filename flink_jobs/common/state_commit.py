@@ -56,8 +56,7 @@ def pipeline_commits(backend: Any, on_bundle_end: Callable[[], None] | None = No
     Beam does not look as expected."""
     from apache_beam.runners.worker.bundle_processor import SynchronousBagRuntimeState
 
-    original = getattr(backend, "commit", None)
-    if original is None or not hasattr(backend, "_internal_state_cache") or not hasattr(backend, "_all_states"):
+    if not all(hasattr(backend, a) for a in ("commit", "commit_internal_state", "_internal_state_cache", "_all_states")):
         log.warning("keyed state backend %r is not PyFlink 2.0's: state commits stay one key at a time", backend)
         return False
     probe = SynchronousBagRuntimeState(None, None, None)  # type: ignore[arg-type]
