@@ -27,6 +27,7 @@ from pyflink.fn_execution import coders
 
 from bench import describe
 from flink_jobs.ingest.registry import TurbineInfo
+from flink_jobs.ingest.sinks import LkgWriter
 from flink_jobs.ingest.turbine import TurbineRules
 from flink_jobs.ingest.types import TURBINE_STATE, D, L, S
 from udfs.channels import CHANNELS
@@ -102,11 +103,12 @@ class Registry:
         return TurbineInfo(turbine_id, "S1", "north-sea", self._model, self._model.rated_kw, False)
 
 
-def offline_rules(loss_after_ms: int = 120_000, lkg_flush_ms: int = 1_000) -> TurbineRules:
-    """TurbineRules as open() leaves it, with the stand-ins above in place of Flink's state, metrics and registry."""
-    rules = TurbineRules(dsn="", redis_url="", redis_prefix="", loss_after_ms=loss_after_ms, registry_refresh_s=30.0,
-                         lkg_flush_ms=lkg_flush_ms)
+def offline_rules(loss_after_ms: int = 120_000) -> TurbineRules:
+    """TurbineRules as open() leaves it, with the stand-ins above in place of Flink's state, metrics and registry,
+    and its real last-known-good writer, which only stages (nothing is flushed, so no Redis is needed)."""
+    rules = TurbineRules(dsn="", redis_url="", redis_prefix="", loss_after_ms=loss_after_ms, registry_refresh_s=30.0)
     rules._state, rules._registry, rules._alerts, rules._judged = StoredState(), Registry(), Counter(), Counter()
+    rules._writer, rules._lkg_batched = LkgWriter("redis://127.0.0.1:1/0", "bench"), True
     return rules
 
 

@@ -61,7 +61,6 @@ class JobSettings(BaseSettings):
     dedupe_ttl_ms: int = Field(default=48 * 3600 * 1000, description="msg_id memory: at least the edge's retry horizon")
     loss_after_ms: int = Field(default=120_000, description="event-time silence before a telemetry_loss alert")
     registry_refresh_s: float = 30.0
-    lkg_flush_ms: int = Field(default=1_000, description="how often a turbine's last-known-good goes to Redis")
     hot_retention_days: int = 7
     hot_flush_ms: int = Field(default=200, ge=1,
                               description="how often the pending hot-aggregate rows go to Postgres, one transaction "

@@ -153,7 +153,7 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
             TurbineRules(
                 dsn=settings.postgres_dsn, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix,
                 loss_after_ms=settings.loss_after_ms,
-                registry_refresh_s=settings.registry_refresh_s, lkg_flush_ms=settings.lkg_flush_ms,
+                registry_refresh_s=settings.registry_refresh_s,
             ),
             output_type=ALERT_ROW,
         )

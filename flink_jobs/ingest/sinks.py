@@ -58,15 +58,17 @@ class LkgWriter:
     """Last-known-good per turbine in one Redis hash: ``<channel>``, ``<channel>:t``, ``last_event_ms``.
 
     ``write`` sends one turbine's values at once; ``stage`` keeps them for ``flush``, which sends every staged
-    turbine's in one pipeline: one round trip for all of them instead of one each. Each call of the script is
-    guarded by event time, so sending a pipeline again after an error, or a replay, never moves a channel back.
+    turbine's in one pipeline: one round trip for all of them instead of one each. A channel staged again before
+    the flush keeps only its newer value, so a turbine is one script call per flush however many instants it had.
+    Each call of the script is guarded by event time, so sending a pipeline again after an error, or a replay,
+    never moves a channel back.
     """
 
     def __init__(self, url: str, prefix: str) -> None:
         self._client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self._script = self._client.register_script(LKG_SCRIPT)
         self._prefix = prefix
-        self._staged: list[tuple[list[str], list[Any]]] = []
+        self._staged: dict[str, tuple[str, dict[str, tuple[float, int]]]] = {}  # turbine -> (site, channels)
 
     def _call(self, turbine_id: str, site_id: str, channels: Mapping[str, tuple[float, int]]) -> tuple[list[str], list[Any]]:
         args: list[Any] = [site_id, int(time.time() * 1000)]
@@ -80,10 +82,22 @@ class LkgWriter:
         return int(self._script(keys=keys, args=args))
 
     def stage(self, turbine_id: str, site_id: str, channels: Mapping[str, tuple[float, int]]) -> None:
-        self._staged.append(self._call(turbine_id, site_id, channels))
+        """Keep a turbine's values (channel -> (value, event time)) for the next flush; of a channel staged
+        twice, the value with the newer event time stays."""
+        entry = self._staged.get(turbine_id)
+        if entry is None:
+            self._staged[turbine_id] = (site_id, dict(channels))
+            return
+        held = entry[1]
+        for channel, value in channels.items():
+            before = held.get(channel)
+            if before is None or value[1] > before[1]:
+                held[channel] = value
+        self._staged[turbine_id] = (site_id, held)
 
     @property
     def staged(self) -> int:
+        """How many turbines wait for the flush."""
         return len(self._staged)
 
     @_transient
@@ -92,10 +106,11 @@ class LkgWriter:
         if not self._staged:
             return
         pipe = self._client.pipeline(transaction=False)
-        for keys, args in self._staged:
+        for turbine_id, (site_id, channels) in self._staged.items():
+            keys, args = self._call(turbine_id, site_id, channels)
             self._script(keys=keys, args=args, client=pipe)
         pipe.execute()
-        self._staged = []
+        self._staged = {}
 
     def close(self) -> None:
         self._client.close()

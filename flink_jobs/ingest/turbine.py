@@ -52,8 +52,10 @@ def _to_row(record: Any) -> Row:
 
 
 class _Held(NamedTuple):
-    """A turbine's state as the rules use it: channel rows by sensor_id, power and loss records, and the
-    last-known-good values staged for the next Redis flush (rows of value and event time by channel)."""
+    """A turbine's state as the rules use it: channel rows by sensor_id, power and loss records, and
+    last-known-good values staged for a flush timer (rows of value and event time by channel). Only versions
+    before 2026-12-05 staged values in state; they are kept in the type so that those versions' savepoints
+    restore, and sent on by the first instant or timer that reads them."""
 
     channels: dict[str, Row]
     power: PowerState
@@ -77,11 +79,11 @@ class TurbineRules(KeyedProcessFunction):
     turbine and instant, in event-time order. Output: alert transitions. Effect: last-known-good values in Redis."""
 
     def __init__(self, *, dsn: str, redis_url: str, redis_prefix: str, loss_after_ms: int,
-                 registry_refresh_s: float, lkg_flush_ms: int, channel: ChannelConfig = ChannelConfig(),
+                 registry_refresh_s: float, channel: ChannelConfig = ChannelConfig(),
                  power: PowerConfig = PowerConfig()) -> None:
         self._dsn, self._redis_url, self._redis_prefix = dsn, redis_url, redis_prefix
         self._loss_after_ms = loss_after_ms
-        self._registry_refresh_s, self._lkg_flush_ms = registry_refresh_s, lkg_flush_ms
+        self._registry_refresh_s = registry_refresh_s
         self._channel_cfg, self._power_cfg = channel, power
 
     def open(self, ctx: RuntimeContext) -> None:
@@ -95,9 +97,12 @@ class TurbineRules(KeyedProcessFunction):
         self._registry = RegistryCache(self._dsn, self._registry_refresh_s)
         self._writer = LkgWriter(self._redis_url, self._redis_prefix)
         # Each bundle's changed turbines are written back in one batch, not one round trip per turbine, and
-        # their last-known-good flushes go to Redis in one pipeline at the same moment, not one call each. The
-        # pipeline is sent before the bundle, and a checkpoint barrier behind it, completes; if Redis fails, the
-        # bundle fails and the task restores the staged values from the last checkpoint.
+        # the bundle's last-known-good values go to Redis in one pipeline at the same moment (a turbine once,
+        # with its newest value per channel). The pipeline is sent before the bundle, and a checkpoint barrier
+        # behind it, completes, so a checkpoint never counts a reading whose value is not in Redis; if Redis
+        # fails, the bundle fails and the task replays its readings from the last checkpoint. No timer and no
+        # state: until 2026-12-05 the values waited in state for a processing-time timer per turbine and
+        # second, a crossing into Python and a state read and write each.
         self._lkg_batched = pipeline_commits(ctx._keyed_state_backend, on_bundle_end=self._writer.flush)
         group = ctx.get_metrics_group()
         self._alerts = group.counter("alerts_emitted")
@@ -115,12 +120,28 @@ class TurbineRules(KeyedProcessFunction):
     def _write(self, held: _Held) -> None:
         self._state.update(Row(held.channels, _to_row(held.power), _to_row(held.loss), held.staged))
 
+    def _publish(self, turbine: str, info: TurbineInfo | None, values: dict[str, tuple[float, int]]) -> None:
+        """Last-known-good values (channel -> (value, event time)) for Redis, where the script guards them by event
+        time: a replayed or older value never overwrites a newer one."""
+        if self._lkg_batched:
+            self._writer.stage(turbine, _site(info) or "", values)
+        else:  # PyFlink not as expected, no bundle-end hook: one script call per instant
+            self._writer.write(turbine, _site(info) or "", values)
+
+    def _send_staged(self, turbine: str, info: TurbineInfo | None, held: _Held) -> _Held:
+        """Values an earlier version staged in state (restored from its savepoint) go on; the state keeps none."""
+        self._publish(turbine, info, {c: (e[0], e[1]) for c, e in held.staged.items()})
+        return held._replace(staged={})
+
     def process_element(self, batch: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         turbine, event_time = batch[0], batch[1]
         # by sensor id, unique within an instant (the msg_id dedupe): the order the reference model judges in
         readings = sorted(zip(batch[2].split(","), batch[3].split(","), batch[4]))
         info = self._registry.get(turbine)
         held = self._read()
+        restored_staged = bool(held.staged)
+        if restored_staged:
+            held = self._send_staged(turbine, info, held)
         power = held.power
         # telemetry loss looks at instants, not channels: one step for all of this instant's readings
         loss, alerts, timer = loss_on_reading(held.loss, turbine, event_time, self._loss_after_ms)
@@ -141,18 +162,12 @@ class TurbineRules(KeyedProcessFunction):
                 power, out = power_step(power, turbine, sensor_type, event_time, value, info.model, self._power_cfg)
                 alerts += out
         self._judged.inc(len(readings))
-        newer = {c: Row(v, event_time) for c, v in good.items()  # state rows come back positional
-                 if c not in held.staged or event_time > held.staged[c][1]}
-        if channels_changed or power != held.power or loss != held.loss or newer:
-            self._write(_Held(channels, power, loss, {**held.staged, **newer}))
+        if channels_changed or power != held.power or loss != held.loss or restored_staged:
+            self._write(_Held(channels, power, loss, {}))
         if timer is not None:  # the telemetry-loss deadline
             ctx.timer_service().register_event_time_timer(timer)
         if good:
-            # the next flush boundary: instants of one turbine within a period share that one timer
-            # (Flink keeps one per key and time), and no state says whether it exists, so a timer
-            # that did not come back from a restore is simply asked for again by the next instant
-            now = ctx.timer_service().current_processing_time()
-            ctx.timer_service().register_processing_time_timer((now // self._lkg_flush_ms + 1) * self._lkg_flush_ms)
+            self._publish(turbine, info, {c: (v, event_time) for c, v in good.items()})
         site = _site(info)
         for a in alerts:
             self._alerts.inc()
@@ -162,15 +177,9 @@ class TurbineRules(KeyedProcessFunction):
         turbine = ctx.get_current_key()
         held = self._read()
         if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
+            # the job registers none: only a flush timer of an earlier version, restored from its savepoint
             if held.staged:
-                info = self._registry.get(turbine)
-                # event-time guarded in Redis itself: a replayed or older value never overwrites a newer one
-                values = {c: (e[0], e[1]) for c, e in held.staged.items()}
-                if self._lkg_batched:
-                    self._writer.stage(turbine, _site(info) or "", values)
-                else:
-                    self._writer.write(turbine, _site(info) or "", values)
-                self._write(held._replace(staged={}))
+                self._write(self._send_staged(turbine, self._registry.get(turbine), held))
             return
         # a telemetry-loss deadline: every instant up to it was judged before the watermark reached it
         new_l, alerts = loss_on_timer(held.loss, turbine, timestamp, self._loss_after_ms)

@@ -1,4 +1,5 @@
-"""The last-known-good writer on the real Redis: staged turbines go in one pipeline, guarded by event time."""
+"""The last-known-good writer on the real Redis: staged turbines go in one pipeline, each once with its newest
+values, guarded by event time."""
 
 from __future__ import annotations
 
@@ -29,12 +30,18 @@ def test_staged_turbines_reach_redis_in_one_flush_and_never_go_back_in_event_tim
         assert client.hget(t1, "WNAC.WdSpd") == "8.5" and client.hget(t1, "WTUR.W") == "2100.0"
         assert client.hget(t1, "last_event_ms") == "2000" and client.hget(t2, "WNAC.WdSpd") == "6.0"
 
-        # a replayed, older value staged after a newer one: the newer one stays, in one pipeline or not
-        writer.stage("T1", "S1", {"WNAC.WdSpd": (9.9, 4_000)})
+        # a turbine staged by several instants is one call with each channel's newest value; a replayed, older
+        # value staged after a newer one does not win, in the stage or in Redis
+        writer.stage("T1", "S1", {"WNAC.WdSpd": (9.9, 4_000), "WTUR.W": (2200.0, 4_000)})
         writer.stage("T1", "S1", {"WNAC.WdSpd": (1.0, 1_000)})
+        writer.stage("T1", "S1", {"WTUR.W": (2300.0, 5_000)})
+        assert writer.staged == 1
         writer.flush()
         assert client.hget(t1, "WNAC.WdSpd") == "9.9" and client.hget(t1, "WNAC.WdSpd:t") == "4000"
-        assert client.hget(t1, "last_event_ms") == "4000"
+        assert client.hget(t1, "WTUR.W") == "2300.0" and client.hget(t1, "last_event_ms") == "5000"
+        writer.stage("T1", "S1", {"WTUR.W": (1.0, 1_000)})  # older than Redis holds: the script keeps the newer
+        writer.flush()
+        assert client.hget(t1, "WTUR.W") == "2300.0" and client.hget(t1, "last_event_ms") == "5000"
 
         writer.flush()  # nothing staged: no call
         assert writer.staged == 0

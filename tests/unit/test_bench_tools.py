@@ -53,10 +53,10 @@ def test_a_drain_with_fewer_than_two_commits_under_load_is_one_clear_error() -> 
 
 
 def test_results_record_the_jobs_environment_settings_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ANEMOS_JOB_LKG_FLUSH_MS", "60000")
+    monkeypatch.setenv("ANEMOS_JOB_HOT_FLUSH_MS", "500")
     monkeypatch.setenv("ANEMOS_STACK_HOME", "/elsewhere")
     env = job_environment()
-    assert env["ANEMOS_JOB_LKG_FLUSH_MS"] == "60000"
+    assert env["ANEMOS_JOB_HOT_FLUSH_MS"] == "500"
     assert all(k.startswith("ANEMOS_JOB_") for k in env)
 
 

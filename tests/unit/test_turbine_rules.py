@@ -4,7 +4,7 @@ with bench.rules_instant's stand-ins for Flink's runtime.
 
 The decisions are udfs.anomaly's and tested there; here: the readings of an instant are judged in sensor-id order
 whatever order the lists come in, every state row holds its record's fields in order, and last-known-good values
-are staged for the flush with their event time.
+are staged for the bundle's Redis flush with their event time (values an earlier version kept in state too).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pyflink.common import Row
+from pyflink.datastream import TimeDomain
 
 from bench.rules_instant import Context, coder, offline_rules
 from flink_jobs.ingest.turbine import TurbineRules, _to_row
@@ -95,17 +96,56 @@ def test_an_instant_is_judged_in_sensor_id_order_whatever_the_lists_order(seed: 
     held = rules._read()  # back through the coder, as a restore would read it
     assert {k: ChannelState(*v) for k, v in held.channels.items()} == want["channels"]
     assert (held.power, held.loss) == (want["power"], want["loss"])
-    assert ctx.timers.event and ctx.timers.processing == {1_001_000}  # loss deadlines; the next flush boundary
+    assert ctx.timers.event and not ctx.timers.processing  # loss deadlines only: last-known-good needs no timer
 
 
-def test_last_known_good_is_staged_with_its_event_time() -> None:
+def test_last_known_good_is_staged_for_the_bundle_flush_with_its_event_time_and_not_kept_in_state() -> None:
     rules = operator()
     steps = instants(3, 5)
     run(rules, steps, random.Random(0))
-    rules._state.restore()
-    staged = rules._read().staged
     last_time, last = steps[-1]
-    assert {kind: tuple(entry) for kind, entry in staged.items()} == {kind: (value, last_time) for _, kind, value in last}
+    # the turbine once, with the newest value of each channel (the simulated values are all good)
+    assert rules._writer._staged == {"T1": ("S1", {kind: (value, last_time) for _, kind, value in last})}
+    rules._state.restore()
+    assert rules._read().staged == {}
+
+
+class TimerContext:
+    def __init__(self, domain: TimeDomain) -> None:
+        self._domain = domain
+
+    def time_domain(self) -> TimeDomain:
+        return self._domain
+
+    def get_current_key(self) -> str:
+        return "T1"
+
+
+def earlier_versions_state(rules: TurbineRules, staged: dict[str, tuple[float, int]]) -> None:
+    """The turbine's state as a savepoint of a version before 2026-12-05 holds it: values staged for a flush timer."""
+    rules._write(rules._read()._replace(staged={c: Row(v, t) for c, (v, t) in staged.items()}))
+    rules._state.restore()
+
+
+def test_values_an_earlier_version_staged_in_state_go_to_the_flush_with_the_next_instant() -> None:
+    rules = operator()
+    earlier_versions_state(rules, {"WMET.HorWdSpd": (7.5, 500), "XTRA.Old": (1.0, 400)})
+    event_time, readings = instants(3, 1)[0]
+    run(rules, [(event_time, readings)], random.Random(0))
+    site, staged = rules._writer._staged["T1"]
+    assert staged["XTRA.Old"] == (1.0, 400)  # a channel this instant did not have
+    assert staged["WMET.HorWdSpd"] == (next(v for _, k, v in readings if k == "WMET.HorWdSpd"), event_time)  # newer won
+    rules._state.restore()
+    assert rules._read().staged == {}
+
+
+def test_a_flush_timer_an_earlier_version_left_sends_its_staged_values_and_nothing_else() -> None:
+    rules = operator()
+    earlier_versions_state(rules, {"WNAC.WdSpd": (7.5, 500)})
+    assert list(rules.on_timer(1_001_000, TimerContext(TimeDomain.PROCESSING_TIME))) == []
+    assert rules._writer._staged == {"T1": ("S1", {"WNAC.WdSpd": (7.5, 500)})}
+    rules._state.restore()
+    assert rules._read().staged == {}
 
 
 @pytest.mark.parametrize(("record", "type_info"), [
