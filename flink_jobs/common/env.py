@@ -83,6 +83,8 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
         # local directory would override the TaskManagers' own): RocksDB works in the same directory by a short
         # path, because its log file names carry that path (see stack.shortpath).
         conf.set_string("state.backend.rocksdb.localdir", str(short_alias(settings.tmp_dir) / work.name))
+        # the mini-cluster's slot: its default 128 MiB starved RocksDB's shared block cache (settings.managed_memory_mb)
+        conf.set_string("taskmanager.memory.managed.size", f"{settings.managed_memory_mb}m")
     conf.set_string("state.backend.type", "rocksdb")
     conf.set_string("execution.checkpointing.incremental", "true")
     conf.set_string("execution.checkpointing.dir", settings.checkpoint_dir.resolve().as_uri())

@@ -80,6 +80,15 @@ class JobSettings(BaseSettings):
                           description="local working directories of job processes (the mini-cluster's RocksDB)")
     restore_from: str | None = Field(default=None, description="checkpoint or savepoint path to resume from")
     python_state_cache: int = 100_000
+    # Flink's local mini-cluster gives its slot 128 MiB of managed memory unless told otherwise: RocksDB's block
+    # cache and write buffers for every stateful operator (46 MiB of cache for all nine) and the Python workers'
+    # share. Live at 4,968 readings/s the msg_id dedupe's lookups left that cache after about five minutes, its
+    # thread went from 0.15 to 0.8 cores and the job fell behind; with 1 GiB it kept up for ten minutes
+    # (README, "Live for ten minutes"). A cluster's TaskManagers size their own (cluster/flink.py).
+    managed_memory_mb: int = Field(
+        default=1024, ge=128,
+        description="managed memory of the local mini-cluster's slot (RocksDB's block cache and write buffers, the "
+                    "Python workers), in MiB; a cluster's TaskManagers set their own")
     kafka_transaction_timeout_ms: int = 900_000
     registry_password: SecretStr | None = None
     flink_conf: dict[str, str] = Field(

@@ -61,6 +61,9 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     p.add_argument("--kafka-transaction-timeout-ms", type=int,
                    help="Kafka sink transaction timeout (default 15 min): a Kafka outage longer than this aborts the "
                         "transactions of completed checkpoints (see `anemos cluster sinks`)")
+    p.add_argument("--managed-memory-mb", type=int,
+                   help="managed memory of the local mini-cluster's slot, RocksDB's cache and write buffers and the "
+                        "Python workers (default 1024; a cluster's TaskManagers set their own)")
     p.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE",
                    help="extra Flink configuration, applied last; repeatable (also ANEMOS_JOB_FLINK_CONF as JSON)")
     p.add_argument("--job-name")
@@ -86,7 +89,7 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
             loss_after_ms=args.loss_after_ms, hot_flush_ms=args.hot_flush_ms,
             sample_interval_ms=args.sample_interval_ms, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
             tolerable_failed_checkpoints=args.tolerable_failed_checkpoints,
-            kafka_transaction_timeout_ms=args.kafka_transaction_timeout_ms,
+            kafka_transaction_timeout_ms=args.kafka_transaction_timeout_ms, managed_memory_mb=args.managed_memory_mb,
         )
     except ValidationError as err:  # a value out of range, from a flag or ANEMOS_JOB_*: one line, exit 2
         first = err.errors()[0]

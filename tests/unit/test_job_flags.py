@@ -187,3 +187,17 @@ def test_the_hot_flush_period_comes_from_the_flag_over_the_environment(monkeypat
         parse([*NO_STATE, "--hot-flush-ms", "0"])
     assert exited.value.code == 2
     assert "--hot-flush-ms:" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_the_slots_managed_memory_is_a_flag_an_environment_value_and_1_gib_by_default(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("ANEMOS_JOB_MANAGED_MEMORY_MB", raising=False)
+    assert parse(NO_STATE)[0].managed_memory_mb == 1024
+    monkeypatch.setenv("ANEMOS_JOB_MANAGED_MEMORY_MB", "2048")
+    assert parse(NO_STATE)[0].managed_memory_mb == 2048
+    assert parse([*NO_STATE, "--managed-memory-mb", "512"])[0].managed_memory_mb == 512
+    with pytest.raises(SystemExit) as exited:
+        parse([*NO_STATE, "--managed-memory-mb", "64"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--managed-memory-mb: Input should be greater than or equal to 128 (got 64)" in err, err
