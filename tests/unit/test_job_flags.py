@@ -177,27 +177,21 @@ def test_a_refused_submit_says_the_jobs_own_line_not_only_the_exit_code(monkeypa
     assert str(failed.value).startswith("flink run exited 31: python -m flink_jobs.ingest: refused: 7 of the job's 7")
 
 
-def test_the_hot_flush_period_comes_from_the_flag_over_the_environment(monkeypatch: pytest.MonkeyPatch,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    assert parse(NO_STATE)[0].hot_flush_ms == 200
-    monkeypatch.setenv("ANEMOS_JOB_HOT_FLUSH_MS", "1000")
-    assert parse(NO_STATE)[0].hot_flush_ms == 1000
-    assert parse([*NO_STATE, "--hot-flush-ms", "50"])[0].hot_flush_ms == 50
-    with pytest.raises(SystemExit) as exited:
-        parse([*NO_STATE, "--hot-flush-ms", "0"])
-    assert exited.value.code == 2
-    assert "--hot-flush-ms:" in capsys.readouterr().err.strip().splitlines()[-1]
-
-
-def test_the_slots_managed_memory_is_a_flag_an_environment_value_and_1_gib_by_default(
+@pytest.mark.parametrize(("field", "default", "from_env", "from_flag", "too_small", "error"), [
+    ("hot_flush_ms", 200, 1000, 50, 0, "Input should be greater than or equal to 1 (got 0)"),
+    ("managed_memory_mb", 1024, 2048, 512, 64, "Input should be greater than or equal to 128 (got 64)"),
+])
+def test_a_setting_comes_from_its_flag_over_the_environment_and_a_value_too_small_is_one_clear_error(
+        field: str, default: int, from_env: int, from_flag: int, too_small: int, error: str,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.delenv("ANEMOS_JOB_MANAGED_MEMORY_MB", raising=False)
-    assert parse(NO_STATE)[0].managed_memory_mb == 1024
-    monkeypatch.setenv("ANEMOS_JOB_MANAGED_MEMORY_MB", "2048")
-    assert parse(NO_STATE)[0].managed_memory_mb == 2048
-    assert parse([*NO_STATE, "--managed-memory-mb", "512"])[0].managed_memory_mb == 512
+    flag, variable = "--" + field.replace("_", "-"), "ANEMOS_JOB_" + field.upper()
+    monkeypatch.delenv(variable, raising=False)
+    assert getattr(parse(NO_STATE)[0], field) == default
+    monkeypatch.setenv(variable, str(from_env))
+    assert getattr(parse(NO_STATE)[0], field) == from_env
+    assert getattr(parse([*NO_STATE, flag, str(from_flag)])[0], field) == from_flag
     with pytest.raises(SystemExit) as exited:
-        parse([*NO_STATE, "--managed-memory-mb", "64"])
+        parse([*NO_STATE, flag, str(too_small)])
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "--managed-memory-mb: Input should be greater than or equal to 128 (got 64)" in err, err
+    assert f"{flag}: {error}" in err, err
