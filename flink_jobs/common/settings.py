@@ -81,9 +81,9 @@ class JobSettings(BaseSettings):
     restore_from: str | None = Field(default=None, description="checkpoint or savepoint path to resume from")
     python_state_cache: int = 100_000
     # Flink's local mini-cluster gives its slot 128 MiB of managed memory unless told otherwise: RocksDB's block
-    # cache and write buffers for every stateful operator (46 MiB of cache for all nine) and the Python workers'
+    # cache and write buffers for every stateful operator (46 MB of cache for all nine) and the Python workers'
     # share. Live at 4,968 readings/s the msg_id dedupe's lookups left that cache after about five minutes, its
-    # thread went from 0.15 to 0.8 cores and the job fell behind; with 1 GiB it kept up for ten minutes
+    # thread went from 0.2 to 0.8 cores and the job fell behind; with 1 GiB it kept up for ten minutes
     # (README, "Live for ten minutes"). A cluster's TaskManagers size their own (cluster/flink.py).
     managed_memory_mb: int = Field(
         default=1024, ge=128,
