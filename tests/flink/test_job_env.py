@@ -17,6 +17,7 @@ from pyflink.datastream import StreamExecutionEnvironment
 
 from flink_jobs.common import env
 from flink_jobs.common.settings import JobSettings
+from stack.settings import StackSettings
 
 pytestmark = pytest.mark.flink
 
@@ -25,9 +26,8 @@ def settings(tmp_path: Path, **overrides: object) -> JobSettings:
     jars = tmp_path / "jars"
     jars.mkdir(exist_ok=True)
     (jars / "connector.jar").write_bytes(b"")
-    return JobSettings(bootstrap_servers="127.0.0.1:1", registry_url="http://127.0.0.1:1", postgres_dsn="postgresql://x",
-                       redis_url="redis://127.0.0.1:1", catalog={}, checkpoint_dir=tmp_path / "ckpt", jars_dir=jars,
-                       tmp_dir=tmp_path / "work", **overrides)
+    return JobSettings.from_stack(StackSettings(), checkpoint_dir=tmp_path / "ckpt", jars_dir=jars,
+                                  tmp_dir=tmp_path / "work", **overrides)
 
 
 def conf_of_create(monkeypatch: pytest.MonkeyPatch, job: JobSettings) -> dict[str, str]:
