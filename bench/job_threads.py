@@ -4,8 +4,8 @@ operator's busy and back-pressured time from Flink's REST API, every interval.
     python -m bench.job_threads --rest-port 18099 [--interval 10] [--samples 12] [--out FILE] [--json]
 
 Run it beside a job that serves its REST API, e.g. a bench with ``--flink-conf rest.port=18099``. CPU comes
-from ``/proc/<pid>/task/<tid>/stat`` deltas (user + system), threads summed by name (Flink names its task
-threads after their operators; the JIT's are "C2 CompilerThre" and "C1 CompilerThre").
+from ``/proc/<pid>/task/<tid>/stat`` deltas (user + system), each thread's own, then summed by name (Flink
+names its task threads after their operators; the JIT's are "C2 CompilerThre" and "C1 CompilerThre").
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ def job_pids() -> list[int]:
     return [int(p) for p in out.split() if int(p) != os.getpid()]
 
 
-def cpu_seconds_by_thread() -> collections.Counter[str]:
-    """CPU seconds so far, per "jvm:<thread name>" or "py:<thread name>" over every job process."""
-    total: collections.Counter[str] = collections.Counter()
+def cpu_seconds_by_task() -> dict[tuple[int, str], tuple[str, float]]:
+    """CPU seconds so far per task (pid, tid) of every job process, each with its name: "jvm:<thread name>" or
+    "py:<thread name>"."""
+    tasks: dict[tuple[int, str], tuple[str, float]] = {}
     for pid in job_pids():
         try:
             exe = Path(f"/proc/{pid}/cmdline").read_text().split("\0")[0]
@@ -48,8 +49,29 @@ def cpu_seconds_by_thread() -> collections.Counter[str]:
                 continue
             name = stat[stat.index("(") + 1:stat.rindex(")")]
             fields = stat[stat.rindex(")") + 2:].split()
-            total[f"{kind}:{name}"] += (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+            tasks[(pid, tid)] = (f"{kind}:{name}", (int(fields[11]) + int(fields[12])) / TICK)  # utime + stime
+    return tasks
+
+
+def cpu_seconds_by_thread() -> collections.Counter[str]:
+    """CPU seconds so far, per "jvm:<thread name>" or "py:<thread name>" summed over every job process."""
+    total: collections.Counter[str] = collections.Counter()
+    for name, seconds in cpu_seconds_by_task().values():
+        total[name] += seconds
     return total
+
+
+def cores_by_thread(before: dict[tuple[int, str], tuple[str, float]],
+                    after: dict[tuple[int, str], tuple[str, float]], seconds: float) -> dict[str, float]:
+    """Cores per thread name between two ``cpu_seconds_by_task`` readings ``seconds`` apart, busiest first. Each
+    task counts its own gain (one started meanwhile from 0), so a process that ended takes nothing away from the
+    threads of the same name that go on (the Python workers' threads share their names)."""
+    cores: collections.Counter[str] = collections.Counter()
+    for task, (name, spent) in after.items():
+        gained = spent - before.get(task, (name, 0.0))[1]
+        if gained > 0:
+            cores[name] += gained / seconds
+    return {name: round(c, 3) for name, c in cores.most_common()}
 
 
 def operator_load(port: int) -> list[dict[str, Any]]:
@@ -89,14 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         print("job_threads: no running stream job found (start one, e.g. a bench with --flink-conf rest.port=...)",
               file=sys.stderr)
         return 1
-    prev, t0, taken = cpu_seconds_by_thread(), time.monotonic(), 0
+    prev, t0, taken = cpu_seconds_by_task(), time.monotonic(), 0
     try:
         while not args.samples or taken < args.samples:
             time.sleep(args.interval)
-            cur, t1 = cpu_seconds_by_thread(), time.monotonic()
-            cores = {k: round((v - prev.get(k, 0.0)) / (t1 - t0), 3) for k, v in cur.items() if v > prev.get(k, 0.0)}
+            cur, t1 = cpu_seconds_by_task(), time.monotonic()
+            cores = cores_by_thread(prev, cur, t1 - t0)
             sample = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "total_cores": round(sum(cores.values()), 3),
-                      "cores_by_thread": dict(sorted(cores.items(), key=lambda kv: -kv[1])),
+                      "cores_by_thread": cores,
                       "operators": operator_load(args.rest_port)}
             taken += 1
             if args.out:

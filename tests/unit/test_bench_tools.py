@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench import ab, job_environment, python_profile, rules_instant, stream_e2e, stream_latency
-from bench.job_threads import cpu_seconds_by_thread, main
+from bench.job_threads import cores_by_thread, cpu_seconds_by_thread, main
 
 pytestmark = pytest.mark.unit
 
@@ -32,6 +32,15 @@ def test_a_busy_job_process_shows_its_cpu_by_thread() -> None:
         spinner.wait(timeout=10)
     gained = after["py:anemos-spinner"] - before["py:anemos-spinner"]
     assert gained >= 0.3, after  # the spinner spun for 1.5 s; a third of that even on a loaded machine
+
+
+def test_a_worker_that_ends_takes_nothing_from_the_threads_of_its_name_that_go_on() -> None:
+    # two Python workers with a thread of the same name: the first ends, the second spends 1.5 s in the 2 s
+    # interval, and a thread started meanwhile spends 0.4 s (summed by name first, the interval would show
+    # 1.5 - 9.0 for "py:python")
+    before = {(10, "10"): ("py:python", 9.0), (11, "11"): ("py:python", 3.0), (12, "12"): ("jvm:Window", 5.0)}
+    after = {(11, "11"): ("py:python", 4.5), (12, "12"): ("jvm:Window", 5.0), (13, "14"): ("jvm:Sink", 0.4)}
+    assert cores_by_thread(before, after, 2.0) == {"py:python": 0.75, "jvm:Sink": 0.2}
 
 
 def test_a_non_positive_interval_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
