@@ -9,8 +9,10 @@ Shapes:
   sql     the ingest job's own SQL from the decoded rows on (decode_split, dedupe, split_late, the three
           window aggregations, the inserts into wind.readings, late_readings, rejected, the aggregate tables
           and Kafka telemetry.aggregates), with the window rows going straight to their sinks (no Postgres);
-          the windows keep their values as the job's do (ARRAY_AGG) but take the first three for p50, p95
-          and p99 in place of the job's Python WINDOW_PERCENTILES (once per window row, not per reading)
+          in the job's window plan (--window-plan); the windows keep their values as the job's do (ARRAY_AGG; in
+          the cascade plan per minute, the minutes' lists in the coarser windows) but take the first three for
+          p50, p95 and p99 in place of the job's Python WINDOW_PERCENTILES and WINDOW_PERCENTILES_OF_PARTS (once
+          per window row, not per reading)
   nopct   the sql shape with averages in place of the windows' values (an ablation: what keeping them costs)
   dedupe  the sql shape without the windows: decode_split, the dedupe and the lateness split, into wind.readings,
           late_readings and rejected
@@ -35,15 +37,25 @@ from flink_jobs.common import sql
 from flink_jobs.common.settings import JobSettings
 from flink_jobs.ingest.__main__ import parse
 from flink_jobs.ingest.pipeline import (
-    HOT_TABLES, dedupe_with_event_time, execute, load, sql_params, window_statements,
+    HOT_TABLES, create_windows, dedupe_with_event_time, execute, load, sql_params,
 )
 
 log = logging.getLogger("anemos.ceiling")
 SHAPES = ("sql", "nopct", "dedupe", "source")
-# each window's percentiles: in the job, a Python function over the window's values (a list in RocksDB)
+# each window's percentiles: in the job, a Python function over the window's values (a list in RocksDB), or in
+# the cascade plan over the lists of the minutes a coarser window is made of; the sql shape keeps the same state
+# and calls no Python (p50..p99 are the first values), the nopct shape keeps averages in place of the values
 PERCENTILE_CALL = "WINDOW_PERCENTILES(ARRAY_AGG(`value`))"
-JVM_PERCENTILE = "ARRAY_AGG(`value`)"  # the sql shape: the same state, no Python (p50..p99 are the first values)
-NO_PERCENTILE = "ARRAY[AVG(`value`), AVG(`value`), AVG(`value`)]"  # the nopct ablation: no values kept
+NO_PERCENTILE = "ARRAY[AVG(`value`), AVG(`value`), AVG(`value`)]"
+MINUTE_PERCENTILES = "WINDOW_PERCENTILES(window_values)"
+PARTS_PERCENTILES = "WINDOW_PERCENTILES_OF_PARTS(ARRAY_AGG(window_values))"
+KEEP_VALUES = "ARRAY_AGG(`value`) AS window_values"
+CASCADE_JVM_PERCENTILES = {MINUTE_PERCENTILES: "window_values", PARTS_PERCENTILES: "ARRAY_AGG(window_values)[1]"}
+SHAPE_EDITS = {
+    "direct": {"sql": {PERCENTILE_CALL: "ARRAY_AGG(`value`)"}, "nopct": {PERCENTILE_CALL: NO_PERCENTILE}},
+    "cascade": {"sql": CASCADE_JVM_PERCENTILES,
+                "nopct": {**CASCADE_JVM_PERCENTILES, KEEP_VALUES: f"{NO_PERCENTILE} AS window_values"}},
+}
 
 
 # raw_source.sql's table, read by the registry's schema in the JVM: its one value column becomes the
@@ -70,12 +82,27 @@ def avro_source(statements: list[str], registry_url: str) -> list[str]:
     return [table, *statements[1:]]
 
 
-def replace_percentile(statements: list[str], by: str) -> list[str]:
-    """The window SQL with its percentile call replaced by ``by`` (ValueError when there is none: the shape
-    would silently measure something else than it says)."""
-    if not any(PERCENTILE_CALL in s for s in statements):
-        raise ValueError(f"no {PERCENTILE_CALL} in the window SQL: the ceiling has nothing to replace")
-    return [s.replace(PERCENTILE_CALL, by) for s in statements]
+class Edits:
+    """Replaces text in the window SQL, file by file (``create_windows``'s ``edit``), and knows what it replaced:
+    ``check`` raises ValueError when a replacement found nothing to replace in any file, for the shape would then
+    silently measure something else than it says."""
+
+    def __init__(self, replacements: dict[str, str]) -> None:
+        self.replacements, self.used = replacements, set[str]()
+
+    def __call__(self, statements: list[str]) -> list[str]:
+        out = []
+        for statement in statements:
+            for old, new in self.replacements.items():
+                if old in statement:
+                    self.used.add(old)
+                    statement = statement.replace(old, new)
+            out.append(statement)
+        return out
+
+    def check(self) -> None:
+        if missing := [old for old in self.replacements if old not in self.used]:
+            raise ValueError(f"no {', '.join(missing)} in the window SQL: the ceiling has nothing to replace")
 
 
 def build(t_env: StreamTableEnvironment, settings: JobSettings, shape: str) -> None:
@@ -90,8 +117,9 @@ def build(t_env: StreamTableEnvironment, settings: JobSettings, shape: str) -> N
         execute(t_env, load(("split_late.sql",), params))
         inserts = load(("insert_readings.sql", "insert_late.sql", "insert_dlq.sql"), params)
     if shape in ("sql", "nopct"):
-        for view in window_statements(params):
-            execute(t_env, replace_percentile(view, NO_PERCENTILE if shape == "nopct" else JVM_PERCENTILE))
+        edits = Edits(SHAPE_EDITS[settings.effective_window_plan][shape])
+        create_windows(t_env, params, settings.effective_window_plan, edits)
+        edits.check()
         for view, *_sink in HOT_TABLES:
             t_env.create_temporary_view(view, t_env.from_path(f"{view}_window"))
         inserts += load(("insert_aggregates.sql",), params)

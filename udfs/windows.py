@@ -9,6 +9,7 @@ Definitions (fixed here so streaming and reprocessing agree to the last digit):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +52,12 @@ def percentiles(values: Sequence[float], ranks: Sequence[float] = PERCENTILE_RAN
     """The ``ranks`` percentiles (0..100) of unsorted values, sorted once: what the job's windows compute per row."""
     ordered = sorted(values)
     return [percentile(ordered, q) for q in ranks]
+
+
+def percentiles_of_parts(parts: Sequence[Sequence[float]], ranks: Sequence[float] = PERCENTILE_RANKS) -> list[float]:
+    """The ``ranks`` percentiles of the values of several parts together: a window made of smaller windows, each
+    with its values (the job's 10-minute and site-hour windows, made of 1-minute parts)."""
+    return percentiles(list(itertools.chain.from_iterable(parts)), ranks)
 
 
 def window_stats(values: Sequence[float], expected_count: int) -> WindowStats:

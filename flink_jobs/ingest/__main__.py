@@ -64,6 +64,10 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
     p.add_argument("--managed-memory-mb", type=int,
                    help="managed memory of the local mini-cluster's slot, RocksDB's cache and write buffers and the "
                         "Python workers (default 1024; a cluster's TaskManagers set their own)")
+    p.add_argument("--window-plan", choices=("direct", "cascade"),
+                   help="how the windows are computed: direct (each reads the readings) or cascade (the 10-minute and "
+                        "site-hour windows made of the 1-minute rows); default: the plan of the checkpoints restored, "
+                        "else direct")
     p.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE",
                    help="extra Flink configuration, applied last; repeatable (also ANEMOS_JOB_FLINK_CONF as JSON)")
     p.add_argument("--job-name")
@@ -90,6 +94,7 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
             sample_interval_ms=args.sample_interval_ms, checkpoint_dir=args.checkpoint_dir, job_name=args.job_name,
             tolerable_failed_checkpoints=args.tolerable_failed_checkpoints,
             kafka_transaction_timeout_ms=args.kafka_transaction_timeout_ms, managed_memory_mb=args.managed_memory_mb,
+            window_plan=args.window_plan,
         )
     except ValidationError as err:  # a value out of range, from a flag or ANEMOS_JOB_*: one line, exit 2
         first = err.errors()[0]
@@ -108,6 +113,9 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
             settings = settings.model_copy(update={"restore_from": found.resolve().as_uri()})
     elif args.restore_from != "none":
         settings = settings.model_copy(update={"restore_from": args.restore_from})
+    settings, problem = with_window_plan(settings)
+    if problem is not None:
+        sys.exit(_refuse(problem))
     if not args.fresh_start:
         problem = start_refusal(settings)
         if problem is not None:
@@ -119,6 +127,26 @@ def _refuse(problem: str) -> int:
     """One line on stderr, the form `anemos cluster submit` finds in Flink's log; the exit code of a refusal."""
     print(f"{PROG}: refused: {problem}", file=sys.stderr)
     return 2
+
+
+def with_window_plan(settings: JobSettings) -> tuple[JobSettings, str | None]:
+    """The settings with the window plan the job will run, and a refusal when it cannot: a restore from the
+    checkpoint directory keeps the plan its checkpoints were made with (the windows' state differs between the
+    plans, and Flink fails such a restore in a window operator and restarts without end). Unset, the plan is the
+    recorded one when restoring from the directory, else direct. A savepoint from elsewhere is not judged: its
+    plan is not known here."""
+    made_with = None
+    if settings.restore_from is not None:
+        restored = Path(re.sub(r"^file:(//)?", "", settings.restore_from)).resolve()
+        if restored.is_relative_to(settings.checkpoint_dir.resolve()):
+            made_with = checkpoints.recorded_window_plan(settings.checkpoint_dir)
+    plan = settings.window_plan or made_with or "direct"
+    settings = settings.model_copy(update={"window_plan": plan})
+    if made_with is None or made_with == plan:
+        return settings, None
+    return settings, (f"the checkpoint to restore ({settings.restore_from}) holds the {made_with} window plan's "
+                      f"state, not the {plan} plan's: keep --window-plan {made_with}, or start the {plan} plan "
+                      f"without state (--restore-from none --fresh-start; README, \"Window plans\")")
 
 
 def missing_tables(settings: JobSettings) -> str | None:
@@ -170,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     env, t_env = create(settings)
     build(env, t_env, settings)
     client = env.execute_async(settings.job_name)
+    checkpoints.record_window_plan(settings.checkpoint_dir, settings.effective_window_plan)
     job_id = str(client.get_job_id())  # a string now: rendering the Java JobID later needs a live JVM
     log.info("job %s (%s) submitted; restored from %s", settings.job_name, job_id, settings.restore_from or "nothing")
     # printed, not logged: Beam's logging set-up in PyFlink can swallow INFO records

@@ -14,7 +14,7 @@ from flink_jobs.ingest.registry import RegistryCache
 from flink_jobs.ingest.types import ENRICHED_FIELDS
 from udfs.records import Reading
 from udfs.wire import ReadingDecoder
-from udfs.windows import percentiles
+from udfs.windows import percentiles, percentiles_of_parts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,8 +87,11 @@ def decode_batches(schema_registry_url: str, dsn: str, registry_refresh_s: float
     return udf(DecodeBatch(schema_registry_url, dsn, registry_refresh_s), result_type=DECODED_ROW, func_type="pandas")
 
 
-# the windows' percentiles, once per window row from its values (sql/flink/turbine_window.sql, site_window.sql)
+# the windows' percentiles, once per window row from its values (sql/flink/turbine_window.sql, site_window.sql,
+# cascade_turbine_1m.sql), or from the values of the 1-minute parts it is made of (cascade_turbine_10m.sql,
+# cascade_site_1h.sql)
 PERCENTILES_FUNCTION = "WINDOW_PERCENTILES"
+PARTS_PERCENTILES_FUNCTION = "WINDOW_PERCENTILES_OF_PARTS"
 
 
 def window_percentiles() -> UserDefinedScalarFunctionWrapper:
@@ -100,3 +103,10 @@ def window_percentiles() -> UserDefinedScalarFunctionWrapper:
     (a deterministic call may be repeated, a non-deterministic one is never duplicated)."""
     return udf(percentiles, input_types=[T.ARRAY(T.DOUBLE())], result_type=T.ARRAY(T.DOUBLE()),
                deterministic=False, name=PERCENTILES_FUNCTION)
+
+
+def window_percentiles_of_parts() -> UserDefinedScalarFunctionWrapper:
+    """udfs.windows.percentiles_of_parts as a SQL function, as ``window_percentiles`` (and non-deterministic for the
+    same reason): ARRAY<ARRAY<DOUBLE>>, the values of each part of a window, -> [p50, p95, p99] of them all."""
+    return udf(percentiles_of_parts, input_types=[T.ARRAY(T.ARRAY(T.DOUBLE()))], result_type=T.ARRAY(T.DOUBLE()),
+               deterministic=False, name=PARTS_PERCENTILES_FUNCTION)

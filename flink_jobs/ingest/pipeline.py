@@ -6,8 +6,9 @@
       -> dedupe by msg_id (Flink SQL, keyed state with TTL)
       -> late or on time (Flink SQL, split_late.sql)  -> late readings: wind.late_readings (+ metric late_readings)
       -> new readings, on time and late: wind.readings
-      -> on time: 1 min / 10 min per turbine and channel, 1 h per site (Flink SQL windows: turbine_window.sql, site_window.sql;
-                                                                      percentiles in Python once per window row)
+      -> on time: 1 min / 10 min per turbine and channel, 1 h per site (Flink SQL windows, percentiles in Python once
+                  per window row; the window plan: "direct", each window reading the readings, turbine_window.sql and
+                  site_window.sql; or "cascade", the minute's parts making the coarser windows, cascade_*.sql)
            -> wind.turbine_agg_1m / _10m, wind.site_agg_1h, Kafka telemetry.aggregates
            -> Postgres hot tables (Python sink, version-guarded upserts)
       -> on time: a turbine's readings of one instant, once the watermark passed it (Flink SQL, rule_batches.sql)
@@ -21,16 +22,20 @@ Every Python DataStream operator has a stable uid for restores (the decoder keep
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.base import Sink
 from pyflink.java_gateway import get_gateway
-from pyflink.table import Schema, StreamTableEnvironment, Table
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
 from pyflink.table.expressions import col
 from pyflink.util.java_utils import load_java_class
 
 from flink_jobs.common import sql
 from flink_jobs.common.settings import JobSettings
-from flink_jobs.ingest.functions import PERCENTILES_FUNCTION, decode_batches, window_percentiles
+from flink_jobs.ingest.functions import (
+    PARTS_PERCENTILES_FUNCTION, PERCENTILES_FUNCTION, decode_batches, window_percentiles, window_percentiles_of_parts,
+)
 from flink_jobs.ingest.sinks import HOT_KEY, PostgresUpsert
 from flink_jobs.ingest.turbine import CountLate, TurbineRules
 from flink_jobs.ingest.types import ALERT_ROW, SITE_AGG_COLUMNS, TURBINE_AGG_COLUMNS, Types
@@ -73,6 +78,14 @@ def with_rowtime(proctime: str | None = None, event_time_ms: str = "event_time_m
     return builder.watermark("rowtime", "SOURCE_WATERMARK()").build()
 
 
+def record_rowtime() -> Schema:
+    """A stream's own record timestamps as its event time, the watermarks as they come (a window's rows: its
+    window_time). A function, not a constant: a schema is built in the JVM, which must not start on import (the
+    job sets its class path first)."""
+    return (Schema.new_builder().column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
+            .watermark("rowtime", "SOURCE_WATERMARK()").build())
+
+
 def to_internal_stream(t_env: StreamTableEnvironment, table: Table) -> DataStream:
     """An insert-only table as a JVM data stream of Flink's internal rows (RowData), for a stream that only goes
     back into SQL. ``to_data_stream`` makes a Row object of every row, each string a Java String, and
@@ -108,12 +121,37 @@ def load(names: tuple[str, ...], params: dict[str, object]) -> list[str]:
     return [statement for name in names for statement in sql.load(f"flink/{name}", params)]
 
 
-def window_statements(params: dict[str, object]) -> list[list[str]]:
-    """The window views, one list of statements per view: turbine_agg_1m_window, turbine_agg_10m_window (both of
-    turbine_window.sql) and site_agg_1h_window. Each calls PERCENTILES_FUNCTION once per window row."""
-    turbine = [sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes})
-               for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10))]
-    return [*turbine, sql.load("flink/site_window.sql", params)]
+def create_windows(t_env: StreamTableEnvironment, params: dict[str, object], plan: str,
+                   edit: Callable[[list[str]], list[str]] = list) -> None:
+    """The window views, from ontime_readings: turbine_agg_1m_window, turbine_agg_10m_window and site_agg_1h_window,
+    the same columns and statistics in either window plan (JobSettings.effective_window_plan; their state differs,
+    so a job restores only the plan its checkpoints were made with).
+
+    "direct": each window reads the readings (turbine_window.sql, once per size, and site_window.sql), so a
+    reading goes into three window aggregations, and each keeps every value of its window in one list that is
+    rewritten whole at each flush of its buffer (twice a second with 500 ms checkpoints): the 10-minute and
+    site-hour lists grow all window long.
+    "cascade": only the minute reads the readings (cascade_parts.sql); the 10-minute and site-hour windows are
+    made of its rows (cascade_turbine_10m.sql, cascade_site_1h.sql), one per turbine, channel and minute, so their
+    lists get a row once a minute. The parts cross into a JVM data stream once and come back as turbine_parts_1m
+    (rowtime = minute_time, watermarks carried on), which the three views read: a view that several queries
+    read, each converted to a data stream of its own, is computed once per query.
+    ``edit`` rewrites each file's statements (bench.ceiling_job's shapes). The views call PERCENTILES_FUNCTION
+    (and, cascading, PARTS_PERCENTILES_FUNCTION) once per window row; the caller registers them."""
+    if plan == "direct":
+        for view, minutes in (("turbine_agg_1m_window", 1), ("turbine_agg_10m_window", 10)):
+            statements = sql.load("flink/turbine_window.sql", {**params, "view": view, "window_minutes": minutes})
+            execute(t_env, edit(statements))
+        execute(t_env, edit(sql.load("flink/site_window.sql", params)))
+        return
+    if plan != "cascade":
+        raise ValueError(f"unknown window plan {plan!r} (direct or cascade)")
+    execute(t_env, edit(sql.load("flink/cascade_parts.sql", params)))
+    parts = to_internal_stream(t_env, t_env.from_path("turbine_parts_1m_window"))
+    t_env.create_temporary_view("turbine_parts_1m", t_env.from_data_stream(parts, record_rowtime()))
+    execute(t_env, edit(sql.load("flink/cascade_turbine_1m.sql", params)))
+    execute(t_env, edit(sql.load("flink/cascade_turbine_10m.sql", params)))
+    execute(t_env, edit(sql.load("flink/cascade_site_1h.sql", params)))
 
 
 def dedupe_with_event_time(t_env: StreamTableEnvironment, params: dict[str, object]) -> None:
@@ -168,8 +206,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settin
         .sink_to(discarding_sink())
     )
     t_env.create_temporary_system_function(PERCENTILES_FUNCTION, window_percentiles())
-    for view in window_statements(params):
-        execute(t_env, view)
+    t_env.create_temporary_system_function(PARTS_PERCENTILES_FUNCTION, window_percentiles_of_parts())
+    create_windows(t_env, params, settings.effective_window_plan)
 
     # each window is computed once: its rows go to Postgres from Python, and back into SQL
     # (the views the inserts read) for Iceberg and Kafka

@@ -21,24 +21,37 @@ from reliability.pipeline import new_job
 pytestmark = [pytest.mark.flink, pytest.mark.integration]
 
 
-def test_every_sink_equals_the_reference_model(stack: StackSettings, names: Names, tmp_path: Path) -> None:
+def run_scenario(stack: StackSettings, names: Names, tmp_path: Path, *job_args: str) -> tuple[ref.Scenario, list[str]]:
+    """The scenario through the bridge and a job started with ``job_args``: the oracle's problems (none: every
+    sink holds what the reference model computes)."""
     sc = ref.build(names.namespace.removeprefix("test_")[:8])
     oracle.register_scenario(stack, sc)
     bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic,
                                               dlq_topic=names.dlq_topic)).start()
-    job = new_job(stack, names, tmp_path, extra_args=("--loss-after-ms", str(ref.LOSS_AFTER_MS))).start()
+    job = new_job(stack, names, tmp_path, extra_args=("--loss-after-ms", str(ref.LOSS_AFTER_MS), *job_args)).start()
     target = f"127.0.0.1:{bridge.port}"
     try:
         job.wait_submitted()
         sent = oracle.send_ontime(stack, names, target, sc)
-        problems = oracle.finish(stack, names, target, sc, sent)
+        return sc, oracle.finish(stack, names, target, sc, sent)
     finally:
         job.stop()
         bridge.stop()
+
+
+def test_every_sink_equals_the_reference_model(stack: StackSettings, names: Names, tmp_path: Path) -> None:
+    sc, problems = run_scenario(stack, names, tmp_path)
     assert problems == []
     hot_rows_commit_in_batches(stack, sc)
     repair_republishes_what_kafka_lost(stack, names)
     restate_recomputes_the_windows_late_readings_touched(stack, names, sc)
+
+
+def test_every_sink_equals_the_reference_model_with_cascading_windows(
+        stack: StackSettings, names: Names, tmp_path: Path) -> None:
+    """The cascade window plan: the same rows in every sink (the 10-minute and site-hour rows made of the minutes')."""
+    _sc, problems = run_scenario(stack, names, tmp_path, "--window-plan", "cascade")
+    assert problems == []
 
 
 def hot_rows_commit_in_batches(stack: StackSettings, sc: ref.Scenario) -> None:

@@ -237,17 +237,27 @@ def test_the_ceiling_jobs_avro_source_is_the_jobs_source_reading_the_readings_sc
         avro_source([job[0].replace("'value.format' = 'raw'", "'value.format' = 'json'"), job[1]], "u")
 
 
-def test_the_ceiling_replaces_the_percentile_call_in_every_window_or_refuses() -> None:
-    from bench.ceiling_job import JVM_PERCENTILE, NO_PERCENTILE, PERCENTILE_CALL, replace_percentile
+@pytest.mark.parametrize("plan", ["direct", "cascade"])
+def test_the_ceiling_replaces_the_percentile_calls_in_every_window_or_refuses(plan: str) -> None:
+    from bench.ceiling_job import SHAPE_EDITS, Edits
     from flink_jobs.common import sql
 
-    params = {"sample_interval_ms": 1000, "view": "v", "window_minutes": 1}
-    for name in ("flink/turbine_window.sql", "flink/site_window.sql"):
-        for by in (NO_PERCENTILE, JVM_PERCENTILE):
-            replaced = " ".join(replace_percentile(sql.load(name, params), by))
-            assert PERCENTILE_CALL not in replaced and "WINDOW_PERCENTILES" not in replaced and by in replaced, name
+    params = {"sample_interval_ms": 1000, "view": "v", "window_minutes": 10}
+    files = {"direct": ("flink/turbine_window.sql", "flink/site_window.sql"),
+             "cascade": ("flink/cascade_parts.sql", "flink/cascade_turbine_1m.sql", "flink/cascade_turbine_10m.sql",
+                         "flink/cascade_site_1h.sql")}[plan]
+    for shape, replacements in SHAPE_EDITS[plan].items():
+        edits = Edits(replacements)
+        replaced = " ".join(s for name in files for s in edits(sql.load(name, params)))
+        edits.check()
+        assert "WINDOW_PERCENTILES" not in replaced, shape
+        assert all(new in replaced for new in replacements.values()), shape
+    nopct = Edits(SHAPE_EDITS[plan]["nopct"])
+    assert "ARRAY_AGG(`value`)" not in " ".join(s for name in files for s in nopct(sql.load(name, params)))
+    edits = Edits(SHAPE_EDITS[plan]["sql"])
+    edits(["SELECT AVG(`value`) FROM t"])
     with pytest.raises(ValueError, match="nothing to replace"):
-        replace_percentile(["SELECT AVG(`value`) FROM t"], NO_PERCENTILE)
+        edits.check()
 
 
 BEAM = ("Thread._bootstrap (threading.py:1002);SdkWorker.do_instruction (apache_beam/runners/worker/sdk_worker.py:656);"

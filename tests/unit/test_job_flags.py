@@ -195,3 +195,34 @@ def test_a_setting_comes_from_its_flag_over_the_environment_and_a_value_too_smal
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert f"{flag}: {error}" in err, err
+
+
+def test_the_window_plan_is_the_checkpoints_own_unless_set_and_a_switch_on_restore_is_refused(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from flink_jobs.common import checkpoints
+
+    monkeypatch.delenv("ANEMOS_JOB_WINDOW_PLAN", raising=False)
+    (tmp_path / "job-a" / "chk-3").mkdir(parents=True)
+    (tmp_path / "job-a" / "chk-3" / "_metadata").write_bytes(b"x")
+    restore = ["--checkpoint-dir", str(tmp_path), "--restore-from", "latest", "--fresh-start"]
+    # checkpoints of a version before the plans: the direct plan's state
+    settings, _ = parse(restore)
+    assert settings.window_plan == "direct" and settings.restore_from is not None
+    with pytest.raises(SystemExit) as exited:
+        parse([*restore, "--window-plan", "cascade"])
+    assert exited.value.code == 2
+    assert "holds the direct window plan's state, not the cascade plan's: keep --window-plan direct" in \
+        capsys.readouterr().err.strip().splitlines()[-1]
+    checkpoints.record_window_plan(tmp_path, "cascade")
+    assert parse(restore)[0].window_plan == "cascade"  # unset: the checkpoints' own
+    monkeypatch.setenv("ANEMOS_JOB_WINDOW_PLAN", "direct")
+    with pytest.raises(SystemExit):
+        parse(restore)
+    monkeypatch.delenv("ANEMOS_JOB_WINDOW_PLAN")
+    # no state: any plan, direct unless set
+    fresh = ["--checkpoint-dir", str(tmp_path), *NO_STATE]
+    assert parse(fresh)[0].window_plan == "direct"
+    assert parse([*fresh, "--window-plan", "cascade"])[0].window_plan == "cascade"
+    with pytest.raises(SystemExit) as exited:
+        parse([*fresh, "--window-plan", "tumbling"])
+    assert exited.value.code == 2

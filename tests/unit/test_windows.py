@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from udfs.windows import EmptyWindowError, percentile, percentiles, window_stats
+from udfs.windows import EmptyWindowError, percentile, percentiles, percentiles_of_parts, window_stats
 
 pytestmark = pytest.mark.unit
 
@@ -59,3 +59,14 @@ def test_percentiles_of_unsorted_values_are_numpys(values: list[float]) -> None:
     for q, value in zip((50, 95, 99), got, strict=True):
         assert math.isclose(value, float(np.percentile(arr, q)), rel_tol=1e-9, abs_tol=1e-9 * scale)
     assert percentiles(values, (0.0, 100.0)) == [arr.min(), arr.max()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(finite, max_size=60), min_size=1, max_size=12).filter(lambda parts: any(parts)))
+def test_percentiles_of_parts_are_those_of_all_their_values(parts: list[list[float]]) -> None:
+    """A coarse window's percentiles from its minutes' lists (some minutes may be empty) are its values' own."""
+    values = [v for part in parts for v in part]
+    assert percentiles_of_parts(parts) == percentiles(values)
+    assert percentiles_of_parts(parts, (0.0, 100.0)) == [min(values), max(values)]
+    with pytest.raises(EmptyWindowError):
+        percentiles_of_parts([[], []])
