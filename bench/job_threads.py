@@ -1,11 +1,14 @@
 """Where a running stream job's CPU goes: cores per thread of the job's JVM and Python workers, and each
 operator's busy and back-pressured time from Flink's REST API, every interval.
 
-    python -m bench.job_threads --rest-port 18099 [--interval 10] [--samples 12] [--out FILE] [--json]
+    python -m bench.job_threads --rest-port 18099 [--interval 10] [--samples 12] [--out FILE] [--json] [--rocksdb]
 
 Run it beside a job that serves its REST API, e.g. a bench with ``--flink-conf rest.port=18099``. CPU comes
 from ``/proc/<pid>/task/<tid>/stat`` deltas (user + system), each thread's own, then summed by name (Flink
 names its task threads after their operators; the JIT's are "C2 CompilerThre" and "C1 CompilerThre").
+With ``--rocksdb`` each sample also holds the RocksDB native metrics the job reports, per operator (the job
+enables each with ``--flink-conf state.backend.rocksdb.metrics.<name>=true``, e.g. total-sst-files-size,
+num-running-compactions, estimate-pending-compaction-bytes): which operator's state grows and compacts.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +101,33 @@ def operator_load(port: int) -> list[dict[str, Any]]:
         return []
 
 
+def rocksdb_metrics(port: int) -> dict[str, dict[str, float]]:
+    """The RocksDB native metrics of each operator (vertex) of the running job that reports any, summed over its
+    subtasks: {vertex name: {metric id: value}}. The ids name the state (column family) and the property."""
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> Any:
+        return rest_json(base, path, timeout_s=2)
+
+    try:
+        running = [j["id"] for j in get("/jobs")["jobs"] if j["status"] == "RUNNING"]
+        if not running:
+            return {}
+        out: dict[str, dict[str, float]] = {}
+        for v in get(f"/jobs/{running[0]}")["vertices"]:
+            path = f"/jobs/{running[0]}/vertices/{v['id']}/subtasks/metrics"
+            ids = [m["id"] for m in get(path) if "rocksdb" in m["id"]]
+            values: dict[str, float] = {}
+            for i in range(0, len(ids), 25):  # a few ids per request: the query string stays short
+                query = urllib.parse.quote(",".join(ids[i:i + 25]), safe=",")
+                values.update({m["id"]: m.get("sum") for m in get(f"{path}?get={query}")})
+            if values:
+                out[v["name"]] = values
+        return out
+    except OSError:
+        return {}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.job_threads", description=describe(__doc__))
     p.add_argument("--rest-port", type=int, default=18099, help="the job's Flink REST port (default %(default)s)")
@@ -104,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=0, help="stop after this many samples (default 0: until Ctrl-C)")
     p.add_argument("--out", type=Path, help="also append each sample as a JSON line to this file")
     p.add_argument("--json", action="store_true", help="print samples as JSON lines instead of a table")
+    p.add_argument("--rocksdb", action="store_true",
+                   help="also sample the RocksDB native metrics the job reports, per operator")
     args = p.parse_args(argv)
     if args.interval <= 0:
         p.error(f"--interval must be above 0 (got {args.interval})")
@@ -117,9 +150,11 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(args.interval)
             cur, t1 = cpu_seconds_by_task(), time.monotonic()
             cores = cores_by_thread(prev, cur, t1 - t0)
-            sample = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "total_cores": round(sum(cores.values()), 3),
+            sample: dict[str, Any] = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "total_cores": round(sum(cores.values()), 3),
                       "cores_by_thread": cores,
                       "operators": operator_load(args.rest_port)}
+            if args.rocksdb:
+                sample["rocksdb"] = rocksdb_metrics(args.rest_port)
             taken += 1
             if args.out:
                 with args.out.open("a") as f:
@@ -134,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
                 for op in sample["operators"]:
                     print(f"  busy {op['busy_ms_per_s']} ms/s  back-pressured {op['backpressured_ms_per_s']} ms/s  "
                           f"{op['operator'][:70]}")
+                for operator, values in sample.get("rocksdb", {}).items():
+                    for metric, value in sorted(values.items(), key=lambda kv: -(kv[1] or 0))[:6]:
+                        print(f"  rocksdb {value:>14}  {metric[-60:]}  {operator[:40]}")
             prev, t0 = cur, t1
     except KeyboardInterrupt:
         pass

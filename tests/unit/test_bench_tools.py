@@ -43,6 +43,25 @@ def test_a_worker_that_ends_takes_nothing_from_the_threads_of_its_name_that_go_o
     assert cores_by_thread(before, after, 2.0) == {"py:python": 0.75, "jvm:Sink": 0.2}
 
 
+def test_rocksdb_metrics_are_summed_per_operator_and_only_for_operators_that_report_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import job_threads
+
+    sst = "rocksdb.default_deduplicate-state.total-sst-files-size"  # hypothetical ids: the tool only filters on "rocksdb"
+    running = "rocksdb.window-aggs.num-running-compactions"
+    base = "/jobs/j/vertices"
+    pages = {
+        "/jobs": {"jobs": [{"id": "old", "status": "FINISHED"}, {"id": "j", "status": "RUNNING"}]},
+        "/jobs/j": {"vertices": [{"id": "v1", "name": "Deduplicate[9]"}, {"id": "v2", "name": "IcebergFilesCommitter"}]},
+        f"{base}/v1/subtasks/metrics": [{"id": sst}, {"id": running}, {"id": "numRecordsIn"}],
+        f"{base}/v1/subtasks/metrics?get={sst},{running}": [{"id": sst, "min": 1, "max": 2, "sum": 3},
+                                                            {"id": running, "sum": 0}],
+        f"{base}/v2/subtasks/metrics": [{"id": "numRecordsIn"}],
+    }
+    monkeypatch.setattr(job_threads, "rest_json", lambda base_url, path, timeout_s=2: pages[path])
+    assert job_threads.rocksdb_metrics(1) == {"Deduplicate[9]": {sst: 3, running: 0}}
+
+
 def test_a_non_positive_interval_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["--interval", "0"])
