@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,20 +79,28 @@ def cores_by_thread(before: dict[tuple[int, str], tuple[str, float]],
     return {name: round(c, 3) for name, c in cores.most_common()}
 
 
-def operator_load(port: int) -> list[dict[str, Any]]:
-    """Busy and back-pressured ms per second of each vertex of the running job (max over subtasks)."""
-    base = f"http://127.0.0.1:{port}"
+def running_job(port: int) -> tuple[Callable[[str], Any], str, list[dict[str, Any]]] | None:
+    """A GET of the job's REST API on ``port``, the running job's id and its vertices; None when no job runs."""
 
     def get(path: str) -> Any:
-        return rest_json(base, path, timeout_s=2)
+        return rest_json(f"http://127.0.0.1:{port}", path, timeout_s=2)
 
+    running = [j["id"] for j in get("/jobs")["jobs"] if j["status"] == "RUNNING"]
+    if not running:
+        return None
+    return get, running[0], get(f"/jobs/{running[0]}")["vertices"]
+
+
+def operator_load(port: int) -> list[dict[str, Any]]:
+    """Busy and back-pressured ms per second of each vertex of the running job (max over subtasks)."""
     try:
-        running = [j["id"] for j in get("/jobs")["jobs"] if j["status"] == "RUNNING"]
-        if not running:
+        job = running_job(port)
+        if job is None:
             return []
+        get, job_id, vertices = job
         out = []
-        for v in get(f"/jobs/{running[0]}")["vertices"]:
-            metrics = get(f"/jobs/{running[0]}/vertices/{v['id']}/subtasks/metrics"
+        for v in vertices:
+            metrics = get(f"/jobs/{job_id}/vertices/{v['id']}/subtasks/metrics"
                           "?get=busyTimeMsPerSecond,backPressuredTimeMsPerSecond")
             m = {x["id"]: x.get("max") for x in metrics}
             out.append({"operator": v["name"], "busy_ms_per_s": m.get("busyTimeMsPerSecond"),
@@ -104,18 +113,14 @@ def operator_load(port: int) -> list[dict[str, Any]]:
 def rocksdb_metrics(port: int) -> dict[str, dict[str, float]]:
     """The RocksDB native metrics of each operator (vertex) of the running job that reports any, summed over its
     subtasks: {vertex name: {metric id: value}}. The ids name the state (column family) and the property."""
-    base = f"http://127.0.0.1:{port}"
-
-    def get(path: str) -> Any:
-        return rest_json(base, path, timeout_s=2)
-
     try:
-        running = [j["id"] for j in get("/jobs")["jobs"] if j["status"] == "RUNNING"]
-        if not running:
+        job = running_job(port)
+        if job is None:
             return {}
+        get, job_id, vertices = job
         out: dict[str, dict[str, float]] = {}
-        for v in get(f"/jobs/{running[0]}")["vertices"]:
-            path = f"/jobs/{running[0]}/vertices/{v['id']}/subtasks/metrics"
+        for v in vertices:
+            path = f"/jobs/{job_id}/vertices/{v['id']}/subtasks/metrics"
             ids = [m["id"] for m in get(path) if "rocksdb" in m["id"]]
             values: dict[str, float] = {}
             for i in range(0, len(ids), 25):  # a few ids per request: the query string stays short
