@@ -129,6 +129,11 @@ def _refuse(problem: str) -> int:
     return 2
 
 
+def local_path(uri: str) -> Path:
+    """A checkpoint or savepoint location as a local path (a file: URI or a plain path)."""
+    return Path(re.sub(r"^file:(//)?", "", uri))
+
+
 def with_window_plan(settings: JobSettings) -> tuple[JobSettings, str | None]:
     """The settings with the window plan the job will run, and a refusal when it cannot: a restore from the
     checkpoint directory keeps the plan its checkpoints were made with (the windows' state differs between the
@@ -137,7 +142,7 @@ def with_window_plan(settings: JobSettings) -> tuple[JobSettings, str | None]:
     plan is not known here."""
     made_with = None
     if settings.restore_from is not None:
-        restored = Path(re.sub(r"^file:(//)?", "", settings.restore_from)).resolve()
+        restored = local_path(settings.restore_from).resolve()
         if restored.is_relative_to(settings.checkpoint_dir.resolve()):
             made_with = checkpoints.recorded_window_plan(settings.checkpoint_dir)
     plan = settings.window_plan or made_with or "direct"
@@ -180,7 +185,7 @@ def start_refusal(settings: JobSettings) -> str | None:
     path = settings.restore_from
     ref = None
     if path is not None:
-        metadata = Path(re.sub(r"^file:(//)?", "", path)) / "_metadata"
+        metadata = local_path(path) / "_metadata"
         head = metadata.open("rb").read(16) if metadata.exists() else None
         ref = CheckpointRef.parse(path, int(metadata.stat().st_mtime * 1000) if metadata.exists() else None, head)
     return refusal(settings.table("readings"), newest_commit(snaps), ref, path)
