@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from cluster import MAX_TASKMANAGERS
+from flink_jobs.common import checkpoints
 from flink_jobs.common.env import hadoop_classpath
 from flink_jobs.common.settings import JobSettings
 from stack import process
@@ -315,10 +316,17 @@ class FlinkCluster:
             raise ClusterError(f"flink run exited {done.returncode}{': ' + said[-1] if said else ''}; see {log_path}")
         return ids[-1]
 
+    def window_plan(self, job_id: str) -> str | None:
+        """The job's window plan (its global job parameter; None for a job that sets none)."""
+        config = self._get(f"/jobs/{job_id}/config").get("execution-config", {})
+        plan = config.get("user-config", {}).get(checkpoints.WINDOW_PLAN_PARAMETER)
+        return None if plan is None else str(plan)
+
     def stop_with_savepoint(self, job_id: str, target_dir: Path, timeout_s: float = 300.0) -> str:
         """Stop the job with a savepoint (its sinks commit what it holds, then it finishes); returns the savepoint's
         path. The way to upgrade: stop with a savepoint, submit the new version with ``--restore-from`` it."""
         target_dir.mkdir(parents=True, exist_ok=True)
+        plan = self.window_plan(job_id)  # noted in the savepoint, for the restore to find
         reply = httpx.post(f"{self.rest}/jobs/{job_id}/stop", json={"targetDirectory": str(target_dir), "drain": False},
                            timeout=10).json()
         if "request-id" not in reply:
@@ -333,7 +341,10 @@ class FlinkCluster:
         operation = result.get("operation", {})
         if "location" not in operation:
             raise ClusterError(f"savepoint of job {job_id} failed: {operation.get('failure-cause', operation)}")
-        return str(operation["location"])
+        location = str(operation["location"])
+        if plan is not None:
+            checkpoints.record_window_plan(checkpoints.local_path(location), plan)
+        return location
 
     def cancel(self, job_id: str) -> None:
         httpx.patch(f"{self.rest}/jobs/{job_id}?mode=cancel", timeout=10)

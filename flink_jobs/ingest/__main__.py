@@ -66,8 +66,8 @@ def parse(argv: list[str]) -> tuple[JobSettings, bool]:
                         "Python workers (default 1024; a cluster's TaskManagers set their own)")
     p.add_argument("--window-plan", choices=("direct", "cascade"),
                    help="how the windows are computed: direct (each reads the readings) or cascade (the 10-minute and "
-                        "site-hour windows made of the 1-minute rows); default: the plan of the checkpoints restored, "
-                        "else direct")
+                        "site-hour windows made of the 1-minute rows); default: the plan recorded for the state "
+                        "restored, else cascade")
     p.add_argument("--flink-conf", action="append", default=[], metavar="KEY=VALUE",
                    help="extra Flink configuration, applied last; repeatable (also ANEMOS_JOB_FLINK_CONF as JSON)")
     p.add_argument("--job-name")
@@ -129,23 +129,25 @@ def _refuse(problem: str) -> int:
     return 2
 
 
-def local_path(uri: str) -> Path:
-    """A checkpoint or savepoint location as a local path (a file: URI or a plain path)."""
-    return Path(re.sub(r"^file:(//)?", "", uri))
-
-
 def with_window_plan(settings: JobSettings) -> tuple[JobSettings, str | None]:
-    """The settings with the window plan the job will run, and a refusal when it cannot: a restore from the
-    checkpoint directory keeps the plan its checkpoints were made with (the windows' state differs between the
-    plans, and Flink fails such a restore in a window operator and restarts without end). Unset, the plan is the
-    recorded one when restoring from the directory, else direct. A savepoint from elsewhere is not judged: its
-    plan is not known here."""
+    """The settings with the window plan the job will run, and a refusal when it cannot: a restore keeps the plan
+    its state was made with (the windows' state differs between the plans, and Flink fails such a restore in a
+    window operator and restarts without end). Unset, the plan is the one recorded for the state: in the
+    checkpoint directory (none recorded there: direct, the plan of every version before the plans), in a
+    savepoint's directory (`anemos cluster stop` records it), or in the directory of a retained checkpoint from
+    elsewhere. A restore whose plan is recorded nowhere needs the flag; a start without state runs cascade."""
     made_with = None
     if settings.restore_from is not None:
-        restored = local_path(settings.restore_from).resolve()
+        restored = checkpoints.local_path(settings.restore_from).resolve()
         if restored.is_relative_to(settings.checkpoint_dir.resolve()):
             made_with = checkpoints.recorded_window_plan(settings.checkpoint_dir)
-    plan = settings.window_plan or made_with or "direct"
+        else:
+            made_with = checkpoints.savepoint_window_plan(restored)
+            if made_with is None and settings.window_plan is None:
+                return settings, (f"the window plan of {settings.restore_from} is not recorded (a savepoint taken "
+                                  f"without `anemos cluster stop`): pass --window-plan direct (its state was made by "
+                                  f"a version before the plans, or with that flag) or --window-plan cascade")
+    plan = settings.window_plan or made_with or checkpoints.NEW_DEPLOYMENT_PLAN
     settings = settings.model_copy(update={"window_plan": plan})
     if made_with is None or made_with == plan:
         return settings, None
@@ -185,7 +187,7 @@ def start_refusal(settings: JobSettings) -> str | None:
     path = settings.restore_from
     ref = None
     if path is not None:
-        metadata = local_path(path) / "_metadata"
+        metadata = checkpoints.local_path(path) / "_metadata"
         head = metadata.open("rb").read(16) if metadata.exists() else None
         ref = CheckpointRef.parse(path, int(metadata.stat().st_mtime * 1000) if metadata.exists() else None, head)
     return refusal(settings.table("readings"), newest_commit(snaps), ref, path)

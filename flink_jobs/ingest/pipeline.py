@@ -31,7 +31,7 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
 from pyflink.table.expressions import col
 from pyflink.util.java_utils import load_java_class
 
-from flink_jobs.common import sql
+from flink_jobs.common import checkpoints, sql
 from flink_jobs.common.settings import JobSettings
 from flink_jobs.ingest.functions import (
     PARTS_PERCENTILES_FUNCTION, PERCENTILES_FUNCTION, decode_batches, window_percentiles, window_percentiles_of_parts,
@@ -170,6 +170,10 @@ def dedupe_with_event_time(t_env: StreamTableEnvironment, params: dict[str, obje
 def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settings: JobSettings) -> None:
     """Add the whole job to ``env``; the caller executes it."""
     params = sql_params(settings)
+    # the window plan, readable from Flink's REST API (a stop with a savepoint records it next to the savepoint)
+    config = env.get_config()
+    config.set_global_job_parameters({**config.get_global_job_parameters(),
+                                      checkpoints.WINDOW_PLAN_PARAMETER: settings.effective_window_plan})
     execute(t_env, load(("iceberg_catalog.sql", "raw_source.sql", "dlq_sink.sql", "kafka_sinks.sql"), params))
 
     # decoding, vectorized: Arrow batches of raw records cross into Python, rows of readings or dead letters

@@ -1,4 +1,7 @@
-"""kill -9 the ingest job mid-stream, resume from its latest checkpoint: nothing lost, nothing twice."""
+"""kill -9 the ingest job mid-stream, resume from its latest checkpoint: nothing lost, nothing twice. The killed
+job keeps its RocksDB state with leveled compaction, as versions before universal compaction (flink_jobs.common.env)
+did, and the restored one runs the default: a restore across the compaction styles, the way such a deployment
+upgrades."""
 
 import shutil
 import subprocess
@@ -21,12 +24,13 @@ pytestmark = [pytest.mark.faults, pytest.mark.flink, pytest.mark.integration]
 
 FIRST, SECOND = 6_000, 24_000
 KILL_AT = 3  # of the second send's 24 batches of 1,000
+LEVELED = ("--flink-conf", "state.backend.rocksdb.compaction.style=LEVEL")
 
 
 def test_sigkill_mid_stream_then_restore_from_latest_checkpoint(stack: StackSettings, names: Names, tmp_path: Path) -> None:
     bridge = Bridge(BridgeSettings.from_stack(stack, listen="127.0.0.1:0", plaintext=True, raw_topic=names.raw_topic, dlq_topic=names.dlq_topic)).start()
     target = f"127.0.0.1:{bridge.port}"
-    job = new_job(stack, names, tmp_path, interval_ms=2_000).start()
+    job = new_job(stack, names, tmp_path, interval_ms=2_000, extra_args=LEVELED).start()
     try:
         first_job_id = job.wait_submitted()
         sent = simulator.send(target, FIRST, turbines=5, seed=21, edge_id="edge-fault").accepted_ids
@@ -47,6 +51,7 @@ def test_sigkill_mid_stream_then_restore_from_latest_checkpoint(stack: StackSett
         assert 0 < at_kill <= FIRST + KILL_AT * 1_000 < FIRST + SECOND, f"kill was not mid-stream: {at_kill} rows stored"
         assert checkpoints.latest(tmp_path / "checkpoints") is not None
 
+        job.extra_args = ()
         job.start(restore_latest=True)
         second_job_id = job.wait_submitted()
         ids = wait_for_rows(stack, names.readings_table, len(sent), timeout_s=300, settle_s=8)
@@ -64,11 +69,13 @@ def test_sigkill_mid_stream_then_restore_from_latest_checkpoint(stack: StackSett
 
 
 def keep_checkpoint_reference(checkpoint: Path | None, into: Path) -> Path:
-    """Keep the _metadata of an early checkpoint under <into>/<job id>/chk-N (only 3 are retained in place)."""
+    """Keep the _metadata of an early checkpoint under <into>/<job id>/chk-N (only 3 are retained in place), with
+    its directory's record of the window plan."""
     assert checkpoint is not None
     kept = into / checkpoint.parent.name / checkpoint.name
     kept.mkdir(parents=True)
     shutil.copy2(checkpoint / "_metadata", kept / "_metadata")
+    shutil.copy2(checkpoint.parent.parent / checkpoints.WINDOW_PLAN_FILE, into / checkpoints.WINDOW_PLAN_FILE)
     return kept
 
 

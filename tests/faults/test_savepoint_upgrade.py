@@ -15,6 +15,7 @@ import pytest
 
 from anemos.platform import Names
 from cluster.flink import FlinkCluster
+from flink_jobs.common import checkpoints
 from reliability import chaos, oracle
 from reliability import scenario as ref
 from stack.settings import PROJECT_ROOT, StackSettings
@@ -51,6 +52,9 @@ def test_stop_with_savepoint_then_upgrade_keeps_the_oracle(stack: StackSettings,
         bridge.stop()
     submitted = (tmp_path / "submit-v2.log").read_text(errors="replace")
     assert f"restored_from={savepoint[0]}" in submitted, submitted[-2000:]
+    # v1 started without state, so in the cascade plan; the savepoint records it, and v2 (no --window-plan) took it
+    assert checkpoints.savepoint_window_plan(checkpoints.local_path(savepoint[0])) == "cascade"
+    assert cluster.window_plan(jobs[1]) == "cascade"
     assert problems == [], "\n".join(problems)
 
     # the savepoint is now older than what v2 committed: starting from it again would commit readings twice

@@ -48,3 +48,11 @@ def test_the_mini_clusters_slot_gets_the_settings_managed_memory(monkeypatch: py
     os.environ.pop("PYFLINK_GATEWAY_PORT", None)
     assert conf_of_create(monkeypatch, settings(tmp_path))["taskmanager.memory.managed.size"] == "1024m"
     assert conf_of_create(monkeypatch, settings(tmp_path, managed_memory_mb=300))["taskmanager.memory.managed.size"] == "300m"
+
+
+def test_rocksdb_compacts_universally_unless_the_job_says_otherwise(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    monkeypatch.setattr(os, "environ", os.environ.copy())
+    key = "state.backend.rocksdb.compaction.style"
+    assert conf_of_create(monkeypatch, settings(tmp_path))[key] == "UNIVERSAL"
+    assert conf_of_create(monkeypatch, settings(tmp_path, flink_conf={key: "LEVEL"}))[key] == "LEVEL"

@@ -219,10 +219,35 @@ def test_the_window_plan_is_the_checkpoints_own_unless_set_and_a_switch_on_resto
     with pytest.raises(SystemExit):
         parse(restore)
     monkeypatch.delenv("ANEMOS_JOB_WINDOW_PLAN")
-    # no state: any plan, direct unless set
+    # no state: any plan, cascade unless set
     fresh = ["--checkpoint-dir", str(tmp_path), *NO_STATE]
-    assert parse(fresh)[0].window_plan == "direct"
-    assert parse([*fresh, "--window-plan", "cascade"])[0].window_plan == "cascade"
+    assert parse(fresh)[0].window_plan == "cascade"
+    assert parse([*fresh, "--window-plan", "direct"])[0].window_plan == "direct"
     with pytest.raises(SystemExit) as exited:
         parse([*fresh, "--window-plan", "tumbling"])
     assert exited.value.code == 2
+
+
+@pytest.mark.parametrize("location", ["savepoint", "retained"])
+def test_a_restore_from_elsewhere_takes_its_recorded_plan_and_an_unrecorded_one_needs_the_flag(
+        location: str, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from flink_jobs.common import checkpoints
+
+    monkeypatch.delenv("ANEMOS_JOB_WINDOW_PLAN", raising=False)
+    # a savepoint (the record beside its _metadata), or a retained checkpoint of another deployment (<dir>/<job>/chk-N)
+    state = tmp_path / "savepoints" / "savepoint-1a2b-3c4d" if location == "savepoint" else tmp_path / "old" / "job-b" / "chk-9"
+    state.mkdir(parents=True)
+    (state / "_metadata").write_bytes(b"x")
+    restore = ["--checkpoint-dir", str(tmp_path / "new"), "--restore-from", state.as_uri(), "--fresh-start"]
+    with pytest.raises(SystemExit) as exited:
+        parse(restore)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"the window plan of {state.as_uri()} is not recorded" in err[0], err
+    assert parse([*restore, "--window-plan", "direct"])[0].window_plan == "direct"  # the operator says which
+    checkpoints.record_window_plan(state if location == "savepoint" else state.parent.parent, "direct")
+    assert parse(restore)[0].window_plan == "direct"
+    with pytest.raises(SystemExit) as exited:
+        parse([*restore, "--window-plan", "cascade"])
+    assert exited.value.code == 2
+    assert "holds the direct window plan's state, not the cascade plan's" in capsys.readouterr().err
