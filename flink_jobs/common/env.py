@@ -89,9 +89,10 @@ def create(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTab
     conf.set_string("execution.checkpointing.incremental", "true")
     # Universal compaction, not RocksDB's leveled default. The msg_id dedupe adds a key per reading, spread at
     # random over the key space, and every checkpoint flushes the memtables into small level-0 files: leveled
-    # compaction merged each few of them into all of level 1 again, so the dedupe's compactions wrote 15 times
-    # what it wrote and took 0.44 cores six minutes in (README, "RocksDB compaction"). A restore opens state
-    # written under either style; --flink-conf state.backend.rocksdb.compaction.style=LEVEL restores the old one.
+    # compaction merged each few of them into all of level 1 again. Six minutes into a live run the dedupe's
+    # compactions had written 23 times what it wrote, and RocksDB's threads took 0.44 cores (README, "RocksDB
+    # compaction: universal"). A restore opens state written under either style (tests/faults/test_job_sigkill.py);
+    # --flink-conf state.backend.rocksdb.compaction.style=LEVEL brings the leveled one back.
     conf.set_string("state.backend.rocksdb.compaction.style", "UNIVERSAL")
     conf.set_string("execution.checkpointing.dir", settings.checkpoint_dir.resolve().as_uri())
     conf.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
