@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import signal
 import sys
 from pathlib import Path
@@ -145,7 +144,8 @@ def with_window_plan(settings: JobSettings) -> tuple[JobSettings, str | None]:
             made_with = checkpoints.savepoint_window_plan(restored)
             if made_with is None and settings.window_plan is None:
                 return settings, (f"the window plan of {settings.restore_from} is not recorded (a savepoint taken "
-                                  f"without `anemos cluster stop`): pass --window-plan direct (its state was made by "
+                                  f"without `anemos cluster stop`, or a checkpoint copied without its directory's "
+                                  f"{checkpoints.WINDOW_PLAN_FILE} file): pass --window-plan direct (its state was made by "
                                   f"a version before the plans, or with that flag) or --window-plan cascade")
     plan = settings.window_plan or made_with or checkpoints.NEW_DEPLOYMENT_PLAN
     settings = settings.model_copy(update={"window_plan": plan})
