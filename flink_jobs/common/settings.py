@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flink_jobs.common.checkpoints import NEW_DEPLOYMENT_PLAN
 from stack.settings import PROJECT_ROOT, StackSettings
 
 
@@ -109,8 +110,6 @@ class JobSettings(BaseSettings):
 
     @property
     def effective_window_plan(self) -> str:
-        from flink_jobs.common.checkpoints import NEW_DEPLOYMENT_PLAN
-
         return self.window_plan or NEW_DEPLOYMENT_PLAN
 
     @property
