@@ -26,6 +26,7 @@ from stack.settings import PROJECT_ROOT, StackSettings
 from stack.shortpath import short_alias
 
 log = logging.getLogger("anemos.cluster")
+TERMINAL_JOB_STATES = frozenset({"FINISHED", "FAILED", "CANCELED"})  # globally terminal: the job will not run again
 
 
 class ClusterError(RuntimeError):
@@ -344,7 +345,22 @@ class FlinkCluster:
         location = str(operation["location"])
         if plan is not None:
             checkpoints.record_window_plan(checkpoints.local_path(location), plan)
+        self._wait_finished(job_id, timeout_s)
         return location
+
+    def _wait_finished(self, job_id: str, timeout_s: float) -> None:
+        """Until the stopped job reports FINISHED. The savepoint's COMPLETED comes first: the job's REST answer
+        is cached (``web.refresh-interval``) and the Dispatcher learns the end from the JobMaster afterwards, so a
+        caller that submits the next version at once could otherwise see the old one still RUNNING."""
+        state: dict[str, str] = {}
+
+        def terminal() -> bool:
+            state["now"] = str(self.job(job_id).get("state"))
+            return state["now"] in TERMINAL_JOB_STATES
+
+        wait_for(f"job {job_id} finished after its savepoint", terminal, timeout_s=timeout_s, every_s=0.2)
+        if state["now"] != "FINISHED":
+            raise ClusterError(f"job {job_id} ended {state['now']} after its savepoint, not FINISHED")
 
     def cancel(self, job_id: str) -> None:
         httpx.patch(f"{self.rest}/jobs/{job_id}?mode=cancel", timeout=10)
