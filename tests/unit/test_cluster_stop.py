@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from cluster import flink
@@ -14,14 +15,6 @@ from flink_jobs.common import checkpoints
 from stack.settings import StackSettings
 
 pytestmark = pytest.mark.unit
-
-
-class _Reply:
-    def __init__(self, body: dict[str, Any]) -> None:
-        self.body = body
-
-    def json(self) -> dict[str, Any]:
-        return self.body
 
 
 def _cluster(monkeypatch: pytest.MonkeyPatch, states: list[str], tmp_path: Path) -> tuple[FlinkCluster, list[str]]:
@@ -44,7 +37,7 @@ def _cluster(monkeypatch: pytest.MonkeyPatch, states: list[str], tmp_path: Path)
 
     cluster = FlinkCluster(StackSettings())
     monkeypatch.setattr(cluster, "_get", get)
-    monkeypatch.setattr(flink.httpx, "post", lambda *a, **k: _Reply({"request-id": "r1"}))
+    monkeypatch.setattr(flink.httpx, "post", lambda *a, **k: httpx.Response(200, json={"request-id": "r1"}))
     monkeypatch.setattr(flink.time, "sleep", lambda s: None)
     return cluster, asked
 
